@@ -1,0 +1,241 @@
+"""Command line: `python -m aecore datasets | train | list | eval | morph | delete | export`.
+
+Every `ModelConfig` field is a `train` flag (`--latent-dim 10`); training
+shows a progress bar on stderr and prints the cache key as its last line, so
+`KEY=$(python -m aecore train ... | tail -n 1)` works in scripts. Errors are
+one line on stderr and a non-zero exit, never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import sys
+from pathlib import Path
+
+from .config import ModelConfig
+
+EXIT_USAGE = 2
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message):  # one line, no usage dump
+        self.exit(EXIT_USAGE, f"{self.prog}: error: {message}\n")
+
+
+def _tuple_of_ints(text: str) -> tuple[int, ...]:
+    try:
+        return tuple(int(t) for t in text.split(",") if t.strip())
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected comma-separated integers like 32,64, received {text!r}") from None
+
+
+def _optional_int(text: str) -> int | None:
+    if text.lower() in ("none", ""):
+        return None
+    try:
+        return int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an integer or 'none', received {text!r}") from None
+
+
+def _add_config_flags(p: argparse.ArgumentParser) -> None:
+    defaults = ModelConfig()
+    for f in dataclasses.fields(ModelConfig):
+        if f.name == "dataset_fingerprint":
+            continue  # computed from the data, never set by hand
+        default = getattr(defaults, f.name)
+        if isinstance(default, tuple):
+            kind = _tuple_of_ints
+        elif f.name in ("limit", "image_size", "channels"):
+            kind = _optional_int
+        else:
+            kind = type(default)
+        p.add_argument("--" + f.name.replace("_", "-"), dest=f.name, type=kind, default=default,
+                       metavar=f.name.upper(), help=f"default: {default}")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = _Parser(prog="python -m aecore", description="Train and explore autoencoders from the command line.")
+    p.add_argument("--models-dir", help="cache folder (default: $AECORE_MODELS_DIR or ./models)")
+    p.add_argument("--data-dir", help="local dataset folder (default: $AECORE_DATA_DIR)")
+    sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    sub.add_parser("datasets", help="list the datasets and where each would load from")
+
+    t = sub.add_parser("train", help="train a model (or reuse the cached one); prints the cache key last")
+    _add_config_flags(t)
+    t.add_argument("--images", help="a folder or .zip of your own images (sets --dataset to upload:<name>)")
+    t.add_argument("--force", action="store_true", help="retrain even if a cached entry exists")
+    t.add_argument("--quiet", action="store_true", help="no progress bar")
+
+    ls = sub.add_parser("list", help="list cached models")
+    ls.add_argument("--json", action="store_true")
+
+    e = sub.add_parser("eval", help="held-out metrics of a cached model")
+    e.add_argument("key")
+    e.add_argument("--json", action="store_true", help="one JSON object")
+
+    m = sub.add_parser("morph", help="morph between two held-out images into a GIF or MP4")
+    m.add_argument("key")
+    m.add_argument("--a", type=int, default=0, help="index of the first held-out image")
+    m.add_argument("--b", type=int, default=1, help="index of the second held-out image")
+    m.add_argument("--steps", type=int, default=30)
+    m.add_argument("--method", choices=("linear", "spherical"), default="linear")
+    m.add_argument("--fps", type=int, default=10)
+    m.add_argument("--bounce", action="store_true", help="play forward then back")
+    m.add_argument("--no-loop", action="store_true", help="GIF plays once")
+    m.add_argument("--upscale", type=int, default=4)
+    m.add_argument("--out", default="morph.gif", help="output path ending in .gif or .mp4")
+
+    d = sub.add_parser("delete", help="delete a cached model")
+    d.add_argument("key")
+
+    x = sub.add_parser("export", help="write a standalone .keras file")
+    x.add_argument("key")
+    x.add_argument("--out", required=True, help="path ending in .keras")
+    return p
+
+
+def _progress_bar(event) -> None:
+    if event.phase == "end":
+        sys.stderr.write("\n")
+        return
+    done = (event.epoch - 1 + event.batch / max(event.batches, 1)) / event.epochs
+    bar = "#" * int(30 * done) + "-" * (30 - int(30 * done))
+    loss = event.losses.get("val_loss", event.losses.get("loss", float("nan")))
+    sys.stderr.write(f"\r[{bar}] epoch {event.epoch}/{event.epochs} loss {loss:.4f} ETA {event.eta:5.0f}s ")
+    sys.stderr.flush()
+
+
+def _load_data(args, cfg: ModelConfig):
+    from . import data
+
+    images = getattr(args, "images", None)
+    if images:
+        size, channels = cfg.image_size or 28, cfg.channels or 1
+        path = Path(images)
+        ds = data.load_image_zip(path, size, channels) if path.suffix.lower() == ".zip" \
+            else data.load_image_folder(path, size, channels)
+        if ds.skipped:
+            print(f"skipped {len(ds.skipped)} unreadable file(s): {'; '.join(ds.skipped[:5])}", file=sys.stderr)
+        return ds
+    return data.load_dataset(cfg.dataset, data_dir=args.data_dir)
+
+
+def _held_out(args, entry):
+    """The entry's held-out images, reloaded the same deterministic way as in training."""
+    from .train import prepare_data
+
+    if entry.config.dataset.startswith(("upload:", "folder:")):
+        raise ValueError(f"Expected a built-in dataset to reload held-out images, received {entry.config.dataset!r}.")
+    ds = _load_data(args, entry.config)
+    if ds.fingerprint != entry.config.dataset_fingerprint:
+        print("warning: the dataset's content differs from the one this model was trained on", file=sys.stderr)
+    return prepare_data(entry.config, ds)[1]
+
+
+def _is_key(text: str) -> bool:
+    return len(text) == 16 and all(c in "0123456789abcdef" for c in text)
+
+
+def run(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    if args.command == "datasets":
+        from .data import list_datasets
+
+        for d in list_datasets(args.data_dir):
+            shape = "x".join(map(str, d["shape"]))
+            print(f"{d['name']:<14} {shape:<9} {'offline' if d['available_offline'] else 'download':<9} {d['source']}")
+        return 0
+    if args.command == "train":  # validate flags before the slow TensorFlow import
+        fields = {f.name for f in dataclasses.fields(ModelConfig)} - {"dataset_fingerprint"}
+        cfg = ModelConfig(**{k: v for k, v in vars(args).items() if k in fields})
+    if getattr(args, "key", None) is not None and not _is_key(args.key):
+        raise ValueError(f"Expected a cache key of 16 hex characters (see `list`), received {args.key!r}.")
+    from . import cache as cache_mod
+
+    cache = cache_mod.ModelCache(args.models_dir)
+    if args.command == "train":
+        ds = _load_data(args, cfg)
+        cfg = cfg.replace(dataset=ds.name)
+        entry, cached = cache_mod.train_or_load(cfg, ds, cache, callbacks=[] if args.quiet else [_progress_bar],
+                                                force=args.force)
+        print(("cached: " if cached else "trained: ") + entry.config.describe() + "  "
+              + " ".join(f"{k}={v:.4g}" for k, v in entry.metrics.items()))
+        print(entry.key)
+        return 0
+    if args.command == "list":
+        entries, problems = cache.list()
+        rows = [cache_mod.entry_summary(e) for e in entries]
+        if args.json:
+            print(json.dumps({"entries": rows, "problems": problems}))
+        else:
+            for r in rows:
+                print(f"{r['key']}  {r['arch']:<5} {r['kind']:<6} latent {r['latent_dim']:<3} {r['dataset']:<14} "
+                      f"mse {r.get('mse', float('nan')):.4f}  psnr {r.get('psnr', float('nan')):.2f}")
+            for msg in problems:
+                print(f"skipped: {msg}", file=sys.stderr)
+            if not rows:
+                print(f"no cached models in {cache.root}")
+        return 0
+    if args.command == "eval":
+        from .train import held_out_metrics
+
+        entry = cache.load(args.key)
+        try:
+            metrics = held_out_metrics(entry.model, _held_out(args, entry).images)
+        except (ValueError, RuntimeError) as e:  # data not available here: report what was stored
+            print(f"note: using the metrics stored at training time ({e})", file=sys.stderr)
+            metrics = entry.metrics
+        if args.json:
+            print(json.dumps({k: round(v, 6) for k, v in metrics.items()}))
+        else:
+            for k, v in metrics.items():
+                print(f"{k:<14} {v:.5f}")
+        return 0
+    if args.command == "morph":
+        from . import media
+        from .infer import Engine
+
+        out = Path(args.out)
+        if out.suffix.lower() not in (".gif", ".mp4"):
+            raise ValueError(f"Expected --out ending in .gif or .mp4, received {args.out!r}.")
+        entry = cache.load(args.key)
+        val = _held_out(args, entry)
+        for name, i in (("--a", args.a), ("--b", args.b)):
+            if not 0 <= i < len(val):
+                raise ValueError(f"Expected {name} an index in 0..{len(val) - 1}, received {i}.")
+        frames = Engine(entry.model).morph(val.images[[args.a, args.b]], args.steps, args.method)
+        if out.suffix.lower() == ".gif":
+            media.frames_to_gif(frames, out, fps=args.fps, loop=not args.no_loop, bounce=args.bounce,
+                                upscale=args.upscale)
+        else:
+            media.frames_to_mp4(frames, out, fps=args.fps, bounce=args.bounce, upscale=args.upscale)
+        print(out)
+        return 0
+    if args.command == "delete":
+        if not cache.delete(args.key):
+            raise ValueError(f"Expected a cached key, received {args.key!r}, which is not in {cache.root}.")
+        print(f"deleted {args.key}")
+        return 0
+    if args.command == "export":
+        print(cache.export_keras(args.key, args.out))
+        return 0
+    return EXIT_USAGE
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the CLI; turn every expected error into one line and exit code 2 (1 for others)."""
+    from .cache import CacheError
+    from .train import TrainingDiverged
+
+    try:
+        return run(argv)
+    except (ValueError, CacheError, TrainingDiverged, RuntimeError, OSError) as e:
+        print(f"python -m aecore: error: {e}", file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        print("python -m aecore: interrupted", file=sys.stderr)
+        return 130

@@ -1,0 +1,197 @@
+"""One dataclass that fully describes a model and its training run.
+
+`ModelConfig` is the single source of truth (pythae-style): the model is
+rebuilt from it, the cache key is a hash of it, and it round-trips through
+JSON so a cached entry can be reloaded without executing any code.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+from typing import Any
+
+KINDS = ("ae", "dae", "sparse", "vae")
+ARCHS = ("dense", "conv")
+RECON_LOSSES = ("bce", "mse")
+NOISE_TYPES = ("gaussian", "gaussian_hetero", "salt_pepper", "masking")
+SPARSITY_TYPES = ("l1", "kl")
+
+# Bumped whenever a change to the model code would make old weights load wrong.
+FORMAT_VERSION = 1
+
+
+def _expect(cond: bool, what: str, received: Any) -> None:
+    if not cond:
+        raise ValueError(f"Expected {what}, received {received!r}.")
+
+
+@dataclasses.dataclass
+class ModelConfig:
+    """Everything that determines a trained model.
+
+    Args:
+        dataset: dataset name (`mnist`, `fashion_mnist`, `olivetti`, `digits`,
+            or `upload:<name>` for a user's images). Default `mnist`.
+        kind: `ae` (plain), `dae` (denoising), `sparse`, or `vae`. Default `ae`.
+        arch: `dense` (MLP) or `conv` (strided convolutions). Default `conv`.
+        latent_dim: size of the code. Default 10 (seed 004: 28*28/10 = 78x compression).
+        epochs: maximum epochs; early stopping may end sooner. Default 20.
+        batch_size: images per step. Default 128 (the seeds use 128-256).
+        learning_rate: Adam step size. Default 1e-3 (Adam's usual default).
+        seed: seeds weights, shuffling and noise; same config -> same model.
+        val_fraction: share of the dataset held out for validation and the
+            metrics. Default 0.2 (the seeds' 80/20 split).
+        patience: epochs without validation improvement before stopping;
+            0 disables early stopping. Default 5 (seed 004).
+        limit: use only the first `limit` images (None: all). Useful for
+            quick runs and tests.
+        recon_loss: `bce` (per-pixel binary cross-entropy, sharp digits) or
+            `mse`. Default `bce`.
+        beta: VAE weight of the KL term (beta-VAE). Default 1.0.
+        kl_warmup_epochs: VAE: the KL weight ramps linearly from 0 to `beta`
+            over this many epochs. Default 0 (no warm-up).
+        noise: denoising noise type: `gaussian` (one sigma), `gaussian_hetero`
+            (a sigma per pixel, uniform in [0, 2*noise_level]),
+            `salt_pepper` (a share `noise_level` of pixels set to 0 or 1),
+            `masking` (a share `noise_level` of pixels set to 0).
+        noise_level: sigma for Gaussian noise, share of pixels otherwise.
+            Default 0.3.
+        sparsity: sparse AE penalty: `l1` on the code, or `kl` to a target
+            mean activation (sigmoid code). Default `l1`.
+        sparsity_weight: weight of the sparsity penalty. Default 1e-3.
+        sparsity_target: target mean activation for `kl`. Default 0.05.
+        filters: conv channels per down-sampling stage. Default (32, 64).
+        hidden_units: dense layers between image and code. Default (512,).
+        image_size: resize side for uploaded datasets (28, 32 or 64).
+        channels: 1 (grayscale) or 3 (RGB) for uploaded datasets.
+        dataset_fingerprint: content hash of the dataset; filled in by
+            `train` so a changed dataset never hits an old cache entry.
+    """
+
+    dataset: str = "mnist"
+    kind: str = "ae"
+    arch: str = "conv"
+    latent_dim: int = 10
+    epochs: int = 20
+    batch_size: int = 128
+    learning_rate: float = 1e-3
+    seed: int = 0
+    val_fraction: float = 0.2
+    patience: int = 5
+    limit: int | None = None
+    recon_loss: str = "bce"
+    beta: float = 1.0
+    kl_warmup_epochs: int = 0
+    noise: str = "gaussian"
+    noise_level: float = 0.3
+    sparsity: str = "l1"
+    sparsity_weight: float = 1e-3
+    sparsity_target: float = 0.05
+    filters: tuple[int, ...] = (32, 64)
+    hidden_units: tuple[int, ...] = (512,)
+    image_size: int | None = None
+    channels: int | None = None
+    dataset_fingerprint: str = ""
+
+    def __post_init__(self) -> None:
+        self.filters = tuple(int(f) for f in self.filters)
+        self.hidden_units = tuple(int(h) for h in self.hidden_units)
+        self.validate()
+
+    def validate(self) -> "ModelConfig":
+        """Raise ValueError naming the first bad field; return self."""
+        _expect(isinstance(self.dataset, str) and self.dataset != "", "a dataset name", self.dataset)
+        _expect(self.kind in KINDS, f"kind in {KINDS}", self.kind)
+        _expect(self.arch in ARCHS, f"arch in {ARCHS}", self.arch)
+        _expect(_is_int(self.latent_dim) and 1 <= self.latent_dim <= 1024,
+                "latent_dim an integer in 1..1024", self.latent_dim)
+        _expect(_is_int(self.epochs) and 1 <= self.epochs <= 10000, "epochs an integer in 1..10000", self.epochs)
+        _expect(_is_int(self.batch_size) and 1 <= self.batch_size <= 8192,
+                "batch_size an integer in 1..8192", self.batch_size)
+        _expect(_is_num(self.learning_rate) and 0 < self.learning_rate <= 1,
+                "learning_rate in (0, 1]", self.learning_rate)
+        _expect(_is_int(self.seed) and self.seed >= 0, "seed an integer >= 0", self.seed)
+        _expect(_is_num(self.val_fraction) and 0 < self.val_fraction < 1,
+                "val_fraction in (0, 1)", self.val_fraction)
+        _expect(_is_int(self.patience) and self.patience >= 0, "patience an integer >= 0", self.patience)
+        _expect(self.limit is None or (_is_int(self.limit) and self.limit >= 2),
+                "limit None or an integer >= 2", self.limit)
+        _expect(self.recon_loss in RECON_LOSSES, f"recon_loss in {RECON_LOSSES}", self.recon_loss)
+        _expect(_is_num(self.beta) and self.beta >= 0, "beta >= 0", self.beta)
+        _expect(_is_int(self.kl_warmup_epochs) and self.kl_warmup_epochs >= 0,
+                "kl_warmup_epochs an integer >= 0", self.kl_warmup_epochs)
+        _expect(self.noise in NOISE_TYPES, f"noise in {NOISE_TYPES}", self.noise)
+        _expect(_is_num(self.noise_level) and 0 <= self.noise_level <= 1,
+                "noise_level in [0, 1]", self.noise_level)
+        _expect(self.sparsity in SPARSITY_TYPES, f"sparsity in {SPARSITY_TYPES}", self.sparsity)
+        _expect(_is_num(self.sparsity_weight) and self.sparsity_weight >= 0,
+                "sparsity_weight >= 0", self.sparsity_weight)
+        _expect(_is_num(self.sparsity_target) and 0 < self.sparsity_target < 1,
+                "sparsity_target in (0, 1)", self.sparsity_target)
+        _expect(len(self.filters) >= 1 and all(1 <= f <= 1024 for f in self.filters),
+                "filters a non-empty list of integers in 1..1024", self.filters)
+        _expect(all(1 <= h <= 8192 for h in self.hidden_units),
+                "hidden_units integers in 1..8192", self.hidden_units)
+        _expect(self.image_size is None or (_is_int(self.image_size) and 8 <= self.image_size <= 128),
+                "image_size None or an integer in 8..128", self.image_size)
+        _expect(self.channels in (None, 1, 3), "channels None, 1 or 3", self.channels)
+        return self
+
+    # --- serialisation -------------------------------------------------
+    def to_dict(self) -> dict[str, Any]:
+        d = dataclasses.asdict(self)
+        d["filters"] = list(self.filters)
+        d["hidden_units"] = list(self.hidden_units)
+        return d
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), sort_keys=True)
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> "ModelConfig":
+        """Build a config from a dict, rejecting unknown fields."""
+        if not isinstance(d, dict):
+            raise ValueError(f"Expected a dict of config fields, received {type(d).__name__}.")
+        known = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(d) - known)
+        if unknown:
+            raise ValueError(f"Expected config fields from {sorted(known)}, received unknown {unknown}.")
+        return cls(**d)
+
+    @classmethod
+    def from_json(cls, text: str) -> "ModelConfig":
+        try:
+            d = json.loads(text)
+        except json.JSONDecodeError as e:
+            raise ValueError(f"Expected a JSON object, received text that does not parse ({e}).") from None
+        return cls.from_dict(d)
+
+    def replace(self, **changes: Any) -> "ModelConfig":
+        return dataclasses.replace(self, **changes)
+
+    def key(self) -> str:
+        """Stable cache key: 16 hex chars of a hash of every field."""
+        payload = json.dumps({"v": FORMAT_VERSION, **self.to_dict()}, sort_keys=True)
+        return hashlib.sha256(payload.encode()).hexdigest()[:16]
+
+    def describe(self) -> str:
+        """Short human label, e.g. 'conv VAE, latent 2, mnist'."""
+        name = {"ae": "AE", "dae": "denoising AE", "sparse": "sparse AE", "vae": "VAE"}[self.kind]
+        return f"{self.arch} {name}, latent {self.latent_dim}, {self.dataset}"
+
+
+def _is_int(x: Any) -> bool:
+    return isinstance(x, int) and not isinstance(x, bool)
+
+
+def _is_num(x: Any) -> bool:
+    return isinstance(x, (int, float)) and not isinstance(x, bool) and x == x
+
+
+# The home page's one-click model: a conv VAE with a 2-D code on MNIST, small
+# enough to train in under two minutes on a 2-core CPU, and 2-D so the scatter,
+# the manifold grid and the sliders all show the latent space directly.
+QUICKSTART = ModelConfig(dataset="mnist", kind="vae", arch="conv", latent_dim=2, epochs=12, batch_size=128,
+                         hidden_units=(128,), limit=10000, patience=3)

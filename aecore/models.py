@@ -1,0 +1,324 @@
+"""The five autoencoder kinds as small, serialisable Keras 3 models.
+
+One class, `Autoencoder`, covers the plain, denoising and sparse kinds; `VAE`
+adds the reparameterised code and the KL term (after keras-io's
+`examples/generative/vae.py`). Both are built from a `ModelConfig` plus the
+image shape, use `keras.ops` throughout, and register themselves so that
+`keras.saving.load_model(..., safe_mode=True)` opens an exported `.keras` file
+with no Lambda layer and no pickled code.
+
+Losses are reported per pixel so curves of different kinds share a scale:
+    loss = recon + sparsity                    (ae, dae, sparse)
+    loss = recon + kl_weight * kl / pixels     (vae; kl is nats per image)
+which for the VAE is the usual (summed BCE + beta * KL), divided by pixels.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import keras
+import tensorflow as tf
+from keras import layers, ops
+
+from .config import ModelConfig
+
+_EPS = 1e-7
+
+
+# --------------------------------------------------------------------------
+# Small layers
+# --------------------------------------------------------------------------
+@keras.saving.register_keras_serializable(package="aecore")
+class Sampling(layers.Layer):
+    """z = mean + exp(log_var / 2) * eps, eps ~ N(0, I) (the reparameterisation trick)."""
+
+    def __init__(self, seed: int = 0, **kwargs):
+        super().__init__(**kwargs)
+        self.seed = int(seed)
+        self.seed_generator = keras.random.SeedGenerator(self.seed)
+
+    def call(self, z_mean, z_log_var):
+        eps = keras.random.normal(ops.shape(z_mean), seed=self.seed_generator)
+        return z_mean + ops.exp(0.5 * z_log_var) * eps
+
+    def get_config(self):
+        return {**super().get_config(), "seed": self.seed}
+
+
+@keras.saving.register_keras_serializable(package="aecore")
+class Corruption(layers.Layer):
+    """Corrupts images in [0, 1] with fresh noise on every call.
+
+    Args:
+        noise: `gaussian` (x + sigma * N(0, 1)), `gaussian_hetero` (a sigma
+            per pixel drawn uniformly in [0, 2 * level]), `salt_pepper` (a
+            share `level` of pixels set to 0 or 1), `masking` (a share
+            `level` of pixels set to 0). Results are clipped to [0, 1].
+        level: sigma, or share of pixels. Default 0.3.
+        seed: seed of the noise stream. Default 0.
+    """
+
+    def __init__(self, noise: str = "gaussian", level: float = 0.3, seed: int = 0, **kwargs):
+        super().__init__(**kwargs)
+        self.noise, self.level, self.seed = noise, float(level), int(seed)
+        self.seed_generator = keras.random.SeedGenerator(self.seed)
+
+    def call(self, x):
+        shape, sg = ops.shape(x), self.seed_generator
+        if self.noise == "gaussian":
+            x = x + self.level * keras.random.normal(shape, seed=sg)
+        elif self.noise == "gaussian_hetero":
+            sigma = keras.random.uniform(shape, 0.0, 2.0 * self.level, seed=sg)
+            x = x + sigma * keras.random.normal(shape, seed=sg)
+        elif self.noise == "salt_pepper":
+            hit = keras.random.uniform(shape, seed=sg) < self.level
+            salt = ops.cast(keras.random.uniform(shape, seed=sg) < 0.5, x.dtype)
+            x = ops.where(hit, salt, x)
+        elif self.noise == "masking":
+            x = ops.where(keras.random.uniform(shape, seed=sg) < self.level, ops.zeros_like(x), x)
+        else:
+            raise ValueError(f"Expected noise in gaussian, gaussian_hetero, salt_pepper, masking; received {self.noise!r}.")
+        return ops.clip(x, 0.0, 1.0)
+
+    def get_config(self):
+        return {**super().get_config(), "noise": self.noise, "level": self.level, "seed": self.seed}
+
+
+def add_noise(images: np.ndarray, noise: str = "gaussian", level: float = 0.3, seed: int = 0) -> np.ndarray:
+    """Corrupt a batch of images exactly as denoising training does.
+
+    Args:
+        images: float32 (N, H, W, C) in [0, 1].
+        noise: see `Corruption`. Default `gaussian`.
+        level: sigma or share of pixels, in [0, 1]. Default 0.3.
+        seed: noise seed; the same seed gives the same noise. Default 0.
+    Returns:
+        float32 array like `images`.
+    """
+    images = np.asarray(images, dtype="float32")
+    if images.ndim != 4:
+        raise ValueError(f"Expected images shaped (N, H, W, C), received shape {images.shape}.")
+    if not 0 <= level <= 1:
+        raise ValueError(f"Expected a noise level in [0, 1], received {level}.")
+    ModelConfig(noise=noise)  # validates the noise name with the usual message
+    return ops.convert_to_numpy(Corruption(noise, level, seed)(images))
+
+
+# --------------------------------------------------------------------------
+# Encoder / decoder builders
+# --------------------------------------------------------------------------
+def conv_strides(height: int, width: int, n_stages: int) -> list[int]:
+    """Stride of each conv stage: 2 while the map halves cleanly and stays >= 4 px."""
+    strides = []
+    for _ in range(n_stages):
+        if height % 2 == 0 and width % 2 == 0 and height // 2 >= 4 and width // 2 >= 4:
+            strides.append(2)
+            height, width = height // 2, width // 2
+        else:
+            strides.append(1)
+    return strides
+
+
+def build_encoder(cfg: ModelConfig, image_shape: tuple[int, int, int], n_out: int) -> keras.Model:
+    """Image -> `n_out` features (the code, or mean and log-variance for a VAE)."""
+    h, w, c = image_shape
+    x = inputs = keras.Input(shape=image_shape, name="image")
+    if cfg.arch == "conv":
+        for f, s in zip(cfg.filters, conv_strides(h, w, len(cfg.filters))):
+            x = layers.Conv2D(f, 3, strides=s, padding="same", activation="relu")(x)
+    x = layers.Flatten()(x)
+    for units in cfg.hidden_units:
+        x = layers.Dense(units, activation="relu")(x)
+    if cfg.kind == "vae":
+        outputs = [layers.Dense(cfg.latent_dim, name="z_mean")(x), layers.Dense(cfg.latent_dim, name="z_log_var")(x)]
+    else:
+        # Sparse codes need a non-negative (L1) or (0, 1) (KL target) activation.
+        act = {"l1": "relu", "kl": "sigmoid"}[cfg.sparsity] if cfg.kind == "sparse" else None
+        outputs = layers.Dense(n_out, activation=act, name="code")(x)
+    return keras.Model(inputs, outputs, name="encoder")
+
+
+def build_decoder(cfg: ModelConfig, image_shape: tuple[int, int, int]) -> keras.Model:
+    """Code -> image in [0, 1] (sigmoid output)."""
+    h, w, c = image_shape
+    x = inputs = keras.Input(shape=(cfg.latent_dim,), name="code")
+    for units in reversed(cfg.hidden_units):
+        x = layers.Dense(units, activation="relu")(x)
+    if cfg.arch == "conv":
+        strides = conv_strides(h, w, len(cfg.filters))
+        down = int(np.prod(strides))
+        x = layers.Dense((h // down) * (w // down) * cfg.filters[-1], activation="relu")(x)
+        x = layers.Reshape((h // down, w // down, cfg.filters[-1]))(x)
+        # Mirror of the encoder; each stage outputs the channels of the stage
+        # before it, and the last one outputs the image itself. Up-sampling
+        # to full resolution straight into C channels keeps the decoder cheap
+        # (the full-size maps dominate the cost of a conv decoder).
+        outs = list(reversed(cfg.filters))[1:]
+        for i, s in enumerate(reversed(strides)):
+            last = i == len(strides) - 1
+            x = layers.Conv2DTranspose(c if last else outs[i], 3, strides=s, padding="same",
+                                       activation="sigmoid" if last else "relu",
+                                       name="image" if last else None)(x)
+    else:
+        x = layers.Dense(h * w * c, activation="sigmoid")(x)
+        x = layers.Reshape((h, w, c), name="image")(x)
+    return keras.Model(inputs, x, name="decoder")
+
+
+def reconstruction_loss(x, x_hat, kind: str):
+    """Per-image mean over pixels of BCE or squared error -> (batch,)."""
+    if kind == "bce":
+        x_hat = ops.clip(x_hat, _EPS, 1.0 - _EPS)
+        err = -(x * ops.log(x_hat) + (1.0 - x) * ops.log(1.0 - x_hat))
+    else:
+        err = ops.square(x - x_hat)
+    return ops.mean(ops.reshape(err, (ops.shape(x)[0], -1)), axis=1)
+
+
+# --------------------------------------------------------------------------
+# Models
+# --------------------------------------------------------------------------
+@keras.saving.register_keras_serializable(package="aecore")
+class Autoencoder(keras.Model):
+    """Plain, denoising or sparse autoencoder, chosen by `config["kind"]`.
+
+    Args:
+        config: a `ModelConfig` as a dict (`ModelConfig.to_dict()`).
+        image_shape: (H, W, C) of the images.
+    """
+
+    def __init__(self, config: dict, image_shape, **kwargs):
+        super().__init__(**kwargs)
+        self.cfg = ModelConfig.from_dict(dict(config))
+        self.image_shape = tuple(int(s) for s in image_shape)
+        if len(self.image_shape) != 3 or self.image_shape[2] not in (1, 3):
+            raise ValueError(f"Expected an image shape (H, W, 1 or 3), received {image_shape}.")
+        self.pixels = int(np.prod(self.image_shape))
+        self.encoder = build_encoder(self.cfg, self.image_shape, self.cfg.latent_dim)
+        self.decoder = build_decoder(self.cfg, self.image_shape)
+        self.corruption = (
+            Corruption(self.cfg.noise, self.cfg.noise_level, self.cfg.seed) if self.cfg.kind == "dae" else None
+        )
+        self.trackers = {name: keras.metrics.Mean(name=name) for name in self.loss_names()}
+
+    def build(self, input_shape=None):
+        # The encoder and decoder are built functional models already; the
+        # noise and sampling layers have no weights.
+        self.built = True
+
+    def loss_names(self) -> list[str]:
+        """Names of the losses this model reports each epoch."""
+        return ["loss", "recon"] + (["sparsity"] if self.cfg.kind == "sparse" else [])
+
+    @property
+    def metrics(self):
+        return list(self.trackers.values())
+
+    def encode(self, x):
+        """Image batch -> code batch (deterministic)."""
+        return self.encoder(x)
+
+    def call(self, x, training=False):
+        return self.decoder(self.encode(x))
+
+    def compute_losses(self, x, training: bool) -> dict:
+        x_in = self.corruption(x) if (training and self.corruption is not None) else x
+        z = self.encoder(x_in, training=training)
+        recon = ops.mean(reconstruction_loss(x, self.decoder(z, training=training), self.cfg.recon_loss))
+        out = {"recon": recon}
+        if self.cfg.kind == "sparse":
+            if self.cfg.sparsity == "l1":
+                penalty = ops.mean(ops.abs(z))
+            else:  # KL between the target and the mean activation of each code unit
+                rho = self.cfg.sparsity_target
+                rho_hat = ops.clip(ops.mean(z, axis=0), _EPS, 1.0 - _EPS)
+                penalty = ops.sum(rho * ops.log(rho / rho_hat) + (1 - rho) * ops.log((1 - rho) / (1 - rho_hat)))
+            out["sparsity"] = self.cfg.sparsity_weight * penalty
+        out["loss"] = recon + out.get("sparsity", 0.0)
+        return out
+
+    def train_step(self, data):
+        x = keras.utils.unpack_x_y_sample_weight(data)[0]
+        with tf.GradientTape() as tape:
+            losses = self.compute_losses(x, training=True)
+        grads = tape.gradient(losses["loss"], self.trainable_weights)
+        self.optimizer.apply_gradients(zip(grads, self.trainable_weights))
+        return self._track(losses)
+
+    def test_step(self, data):
+        x = keras.utils.unpack_x_y_sample_weight(data)[0]
+        return self._track(self.compute_losses(x, training=False))
+
+    def _track(self, losses: dict) -> dict:
+        for name, value in losses.items():
+            self.trackers[name].update_state(value)
+        return {name: t.result() for name, t in self.trackers.items()}
+
+    def get_config(self):
+        return {**super().get_config(), "config": self.cfg.to_dict(), "image_shape": list(self.image_shape)}
+
+    @classmethod
+    def from_config(cls, config):
+        return cls(**config)
+
+
+@keras.saving.register_keras_serializable(package="aecore")
+class VAE(Autoencoder):
+    """Variational autoencoder: the encoder gives a mean and log-variance.
+
+    `encode` returns the mean (what the sliders and scatter show); training
+    samples z with `Sampling`. The KL weight is a variable so a warm-up
+    callback can ramp it from 0 to `beta`.
+    """
+
+    def __init__(self, config: dict, image_shape, **kwargs):
+        super().__init__(config, image_shape, **kwargs)
+        self.sampling = Sampling(self.cfg.seed)
+        warm = self.cfg.kl_warmup_epochs > 0
+        self.kl_weight = self.add_weight(
+            name="kl_weight", shape=(), trainable=False,
+            initializer=keras.initializers.Constant(0.0 if warm else self.cfg.beta),
+        )
+
+    def loss_names(self) -> list[str]:
+        return ["loss", "recon", "kl"]
+
+    def encode(self, x):
+        return self.encoder(x)[0]
+
+    def encode_distribution(self, x):
+        """Image batch -> (z_mean, z_log_var)."""
+        return self.encoder(x)
+
+    def compute_losses(self, x, training: bool) -> dict:
+        z_mean, z_log_var = self.encoder(x, training=training)
+        z = self.sampling(z_mean, z_log_var) if training else z_mean
+        recon = ops.mean(reconstruction_loss(x, self.decoder(z, training=training), self.cfg.recon_loss))
+        kl = ops.mean(-0.5 * ops.sum(1 + z_log_var - ops.square(z_mean) - ops.exp(z_log_var), axis=1))
+        return {"loss": recon + self.kl_weight * kl / self.pixels, "recon": recon, "kl": kl}
+
+
+def build_model(cfg: ModelConfig, image_shape, compile: bool = True) -> Autoencoder:
+    """Build the model a config describes.
+
+    Args:
+        cfg: the `ModelConfig`.
+        image_shape: (H, W, C) of the training images, H and W in 4..256.
+        compile: compile with Adam at `cfg.learning_rate`, ready for `fit`.
+            Default True; False for inference and export (no optimizer state).
+    Returns:
+        an `Autoencoder` or `VAE` with its weights created.
+    """
+    if not isinstance(cfg, ModelConfig):
+        raise ValueError(f"Expected a ModelConfig, received {type(cfg).__name__}.")
+    shape = tuple(image_shape)
+    if len(shape) != 3 or not all(isinstance(s, (int, np.integer)) for s in shape) \
+            or not (4 <= shape[0] <= 256 and 4 <= shape[1] <= 256) or shape[2] not in (1, 3):
+        raise ValueError(f"Expected an image shape (H, W, C) with H, W in 4..256 and C 1 or 3, received {image_shape}.")
+    keras.utils.set_random_seed(cfg.seed)
+    cls = VAE if cfg.kind == "vae" else Autoencoder
+    model = cls(cfg.to_dict(), shape)
+    if compile:
+        model.compile(optimizer=keras.optimizers.Adam(cfg.learning_rate))
+    model(np.zeros((1, *shape), "float32"))  # create the weights
+    return model

@@ -1,0 +1,237 @@
+"""Training: `train(config, dataset, callbacks)` with live progress.
+
+What it adds to a bare `model.fit`:
+- a deterministic 80/20 train/validation split (`aecore.data.split_dataset`),
+- progress events (epoch, batch, losses, ETA) for live curves in the UI,
+- early stopping that restores the best weights, and a stop flag the UI can
+  set: training ends at the next batch and keeps the best weights so far,
+- a NaN/Inf guard: a diverging run stops with a clear message,
+- KL warm-up for the VAE, and held-out metrics (MSE / PSNR / SSIM) at the end.
+The training loop itself is Keras' own `fit`, so throughput stays that of fit.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import threading
+import time
+from typing import Any, Callable, Iterable
+
+import numpy as np
+import keras
+
+from . import metrics as qm
+from .config import ModelConfig
+from .data import Dataset, split_dataset
+from .models import Autoencoder, add_noise, build_model
+
+
+class TrainingDiverged(RuntimeError):
+    """Raised when a loss becomes NaN or infinite during training."""
+
+
+@dataclasses.dataclass
+class Progress:
+    """One progress event sent to every callback.
+
+    phase: "batch" (throttled, a few per second), "epoch" or "end".
+    epoch: 1-based epoch in progress; batch: 1-based batch within it.
+    losses: the latest running losses (train, and val_* after an epoch).
+    history: per-epoch lists so far, as in `TrainResult.history`.
+    eta: seconds left at the current pace for all `epochs` epochs.
+    """
+
+    phase: str
+    epoch: int
+    epochs: int
+    batch: int
+    batches: int
+    losses: dict[str, float]
+    history: dict[str, list[float]]
+    elapsed: float
+    eta: float
+
+
+@dataclasses.dataclass
+class TrainResult:
+    """What `train` returns: the model and everything worth caching."""
+
+    model: Autoencoder
+    config: ModelConfig
+    history: dict[str, list[float]]
+    metrics: dict[str, float]
+    stopped: str  # "completed", "early_stopping" or "user"
+    best_epoch: int
+    seconds: float
+    image_shape: tuple[int, int, int]
+    steps: int = 0  # batches trained, a partial last epoch included
+
+
+ProgressFn = Callable[[Progress], Any]
+
+
+class _Monitor(keras.callbacks.Callback):
+    """Bridges Keras' callbacks to progress events, early stopping, stop flag, NaN guard."""
+
+    def __init__(self, cfg: ModelConfig, batches: int, fns: list[ProgressFn],
+                 stop_event: threading.Event | None, every: float = 0.25):
+        super().__init__()
+        self.cfg, self.batches, self.fns, self.stop_event, self.every = cfg, batches, fns, stop_event, every
+        self.history: dict[str, list[float]] = {}
+        self.best_loss, self.best_weights, self.best_epoch, self.wait = math.inf, None, 0, 0
+        self.stopped, self.diverged = "completed", None
+        self.epoch, self.t0, self.last_emit, self.steps = 0, 0.0, 0.0, 0
+
+    def _emit(self, phase: str, batch: int, losses: dict) -> None:
+        done = self.epoch * self.batches + batch
+        elapsed = time.perf_counter() - self.t0
+        total = self.cfg.epochs * self.batches
+        eta = elapsed / max(done, 1) * max(total - done, 0)
+        event = Progress(phase, self.epoch + 1, self.cfg.epochs, batch, self.batches,
+                         losses, self.history, elapsed, eta)
+        for fn in self.fns:
+            fn(event)
+
+    def on_train_begin(self, logs=None):
+        self.t0 = time.perf_counter()
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.epoch = epoch
+        if self.cfg.kind == "vae" and self.cfg.kl_warmup_epochs > 0:
+            ramp = min(1.0, epoch / self.cfg.kl_warmup_epochs)
+            self.model.kl_weight.assign(self.cfg.beta * ramp)
+
+    def on_train_batch_end(self, batch, logs=None):
+        self.steps += 1
+        losses = {k: float(v) for k, v in (logs or {}).items()}
+        bad = [k for k, v in losses.items() if not math.isfinite(v)]
+        if bad:
+            self.diverged = (f"Training diverged at epoch {self.epoch + 1}, batch {batch + 1}: "
+                             f"{bad[0]} became {losses[bad[0]]}. Expected finite losses; "
+                             f"try a lower learning rate (received {self.cfg.learning_rate}).")
+            self.model.stop_training = True
+            return
+        if self.stop_event is not None and self.stop_event.is_set():
+            self.stopped = "user"
+            self.model.stop_training = True
+        now = time.perf_counter()
+        if self.fns and now - self.last_emit >= self.every:
+            self.last_emit = now
+            self._emit("batch", batch + 1, losses)
+
+    def on_epoch_end(self, epoch, logs=None):
+        if self.diverged:
+            return
+        logs = {k: float(v) for k, v in (logs or {}).items()}
+        if "val_loss" not in logs:  # no validation ran
+            return
+        if not all(math.isfinite(v) for v in logs.values()):
+            self.diverged = f"Training diverged at epoch {epoch + 1}: validation losses {logs}. Expected finite values."
+            self.model.stop_training = True
+            return
+        for k, v in logs.items():
+            self.history.setdefault(k, []).append(v)
+        warming = self.cfg.kind == "vae" and epoch < self.cfg.kl_warmup_epochs
+        if warming or logs["val_loss"] < self.best_loss:
+            # During KL warm-up the loss is not comparable across epochs: keep the latest.
+            self.best_loss = math.inf if warming else logs["val_loss"]
+            self.best_weights, self.best_epoch, self.wait = self.model.get_weights(), epoch + 1, 0
+        else:
+            self.wait += 1
+            if self.cfg.patience and self.wait >= self.cfg.patience:
+                self.stopped = "early_stopping"
+                self.model.stop_training = True
+        self._emit("epoch", self.batches, logs)
+
+    def restore_best(self) -> None:
+        if self.best_weights is not None:
+            self.model.set_weights(self.best_weights)
+
+
+def held_out_metrics(model: Autoencoder, val: np.ndarray, batch_size: int = 256) -> dict[str, float]:
+    """MSE / PSNR / SSIM of reconstructions of `val` (plus recon, kl for a VAE).
+
+    Args:
+        model: a trained model.
+        val: held-out images (N, H, W, C) in [0, 1].
+        batch_size: images per forward pass. Default 256.
+    Returns:
+        dict with `mse`, `psnr`, `ssim`, `val_loss`; `recon`, `kl` for a VAE;
+        `noisy_psnr` and `denoised_psnr` for a denoising AE.
+    """
+    recon = reconstruct_batched(model, val, batch_size)
+    out = qm.summary(val, recon)
+    sums: dict[str, float] = {}
+    for i in range(0, len(val), batch_size):
+        part = val[i:i + batch_size]
+        for k, v in model.compute_losses(part, training=False).items():
+            sums[k] = sums.get(k, 0.0) + float(v) * len(part)
+    losses = {k: v / len(val) for k, v in sums.items()}
+    out["val_loss"] = losses["loss"]
+    if model.cfg.kind == "vae":
+        out["recon"], out["kl"] = float(losses["recon"]), float(losses["kl"])
+    if model.cfg.kind == "dae":
+        noisy = add_noise(val, model.cfg.noise, model.cfg.noise_level, seed=12345)
+        out["noisy_psnr"] = qm.psnr(val, noisy)
+        out["denoised_psnr"] = qm.psnr(val, reconstruct_batched(model, noisy, batch_size))
+    return {k: float(v) for k, v in out.items()}
+
+
+def reconstruct_batched(model: Autoencoder, images: np.ndarray, batch_size: int = 256) -> np.ndarray:
+    """Deterministic reconstructions (VAE: decode the mean) in batches, no `predict`."""
+    parts = [keras.ops.convert_to_numpy(model(images[i:i + batch_size]))
+             for i in range(0, len(images), batch_size)]
+    return np.concatenate(parts) if parts else images[:0].copy()
+
+
+def prepare_data(cfg: ModelConfig, dataset: Dataset) -> tuple[Dataset, Dataset]:
+    """Apply `limit`, then the deterministic split. Returns (train, val)."""
+    if not isinstance(dataset, Dataset):
+        raise ValueError(f"Expected an aecore.data.Dataset, received {type(dataset).__name__}.")
+    ds = dataset.subset(np.arange(min(cfg.limit, len(dataset)))) if cfg.limit else dataset
+    if len(ds) < 2:
+        raise ValueError(f"Expected at least 2 images to train on, received {len(ds)}.")
+    return split_dataset(ds, cfg.val_fraction)
+
+
+def train(config: ModelConfig, dataset: Dataset, callbacks: Iterable[ProgressFn] = (),
+          stop_event: threading.Event | None = None) -> TrainResult:
+    """Train the model `config` describes on `dataset`.
+
+    Args:
+        config: a `ModelConfig`; its `dataset_fingerprint` is set from the
+            dataset (the returned `result.config` carries it).
+        dataset: an `aecore.data.Dataset`.
+        callbacks: callables that receive a `Progress` event a few times a
+            second while batches run, once per epoch, and once at the end.
+        stop_event: when set (e.g. by a Stop button), training stops after the
+            current batch and keeps the best weights so far.
+    Returns:
+        a `TrainResult` (model, config, per-epoch history, held-out metrics).
+    Raises:
+        TrainingDiverged: a loss became NaN/Inf; nothing is returned to cache.
+    """
+    if not isinstance(config, ModelConfig):
+        raise ValueError(f"Expected a ModelConfig, received {type(config).__name__}.")
+    cfg = config.replace(dataset_fingerprint=dataset.fingerprint if isinstance(dataset, Dataset) else "")
+    train_ds, val_ds = prepare_data(cfg, dataset)
+    model = build_model(cfg, train_ds.image_shape)
+    batches = math.ceil(len(train_ds) / cfg.batch_size)
+    fns = list(callbacks)
+    monitor = _Monitor(cfg, batches, fns, stop_event)
+    t0 = time.perf_counter()
+    model.fit(train_ds.images, epochs=cfg.epochs, batch_size=cfg.batch_size, shuffle=True,
+              validation_data=(val_ds.images,), callbacks=[monitor], verbose=0)
+    monitor.restore_best()
+    if monitor.diverged:
+        raise TrainingDiverged(monitor.diverged)
+    if not all(np.isfinite(w).all() for w in model.get_weights()):
+        raise TrainingDiverged("Training produced non-finite weights. Expected finite weights; try a lower learning rate.")
+    seconds = time.perf_counter() - t0
+    result = TrainResult(model, cfg, monitor.history, held_out_metrics(model, val_ds.images),
+                         monitor.stopped, monitor.best_epoch, seconds, train_ds.image_shape, monitor.steps)
+    for fn in fns:
+        fn(Progress("end", monitor.epoch + 1, cfg.epochs, batches, batches,
+                    dict(result.metrics), monitor.history, seconds, 0.0))
+    return result

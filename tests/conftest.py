@@ -1,0 +1,54 @@
+"""Shared fixtures: offline data from ../shared/data and one tiny trained model per session.
+
+The tiny models are real Keras models trained for a couple of epochs on a few
+hundred real MNIST digits, so every test exercises real training and inference
+while the whole suite stays within minutes on 2 CPU cores.
+"""
+
+import os
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+SHARED_DATA = ROOT.parent / "shared" / "data"
+os.environ.setdefault("AECORE_DATA_DIR", str(SHARED_DATA))
+os.environ.setdefault("KERAS_BACKEND", "tensorflow")
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+
+@pytest.fixture(scope="session")
+def mnist_small():
+    """The first 600 MNIST test digits (real images, loaded offline)."""
+    from aecore.data import load_dataset
+
+    return load_dataset("mnist", limit=600)
+
+
+@pytest.fixture(scope="session")
+def models_dir(tmp_path_factory):
+    return tmp_path_factory.mktemp("models")
+
+
+@pytest.fixture(scope="session")
+def tiny_vae(mnist_small, models_dir):
+    """A dense VAE, latent 2, trained a few epochs on 600 digits, saved in the cache."""
+    from aecore.cache import ModelCache, train_or_load
+    from aecore.config import ModelConfig
+
+    cfg = ModelConfig(kind="vae", arch="dense", latent_dim=2, epochs=6, batch_size=32, learning_rate=3e-3,
+                      hidden_units=(64,), limit=600)
+    entry, _ = train_or_load(cfg, mnist_small, ModelCache(models_dir))
+    return entry
+
+
+@pytest.fixture(scope="session")
+def tiny_ae(mnist_small, models_dir):
+    """A conv AE, latent 4, trained a few epochs on 600 digits, saved in the cache."""
+    from aecore.cache import ModelCache, train_or_load
+    from aecore.config import ModelConfig
+
+    cfg = ModelConfig(kind="ae", arch="conv", latent_dim=4, epochs=8, batch_size=32, learning_rate=3e-3,
+                      filters=(8, 16), hidden_units=(64,), limit=600)
+    entry, _ = train_or_load(cfg, mnist_small, ModelCache(models_dir))
+    return entry

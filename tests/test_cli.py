@@ -1,0 +1,79 @@
+"""Tests for the command line (`python -m aecore`), run as a real subprocess."""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from PIL import Image
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def cli(*args, models_dir):
+    env = {**os.environ, "AECORE_MODELS_DIR": str(models_dir)}
+    return subprocess.run([sys.executable, "-m", "aecore", *args], cwd=ROOT, env=env,
+                          capture_output=True, text=True, timeout=300)
+
+
+def test_datasets_lists_the_offline_sources(tmp_path):
+    r = cli("datasets", models_dir=tmp_path)
+    assert r.returncode == 0, r.stderr
+    lines = {line.split()[0]: line for line in r.stdout.splitlines()}
+    assert set(lines) == {"mnist", "fashion_mnist", "olivetti", "digits"}
+    assert "offline" in lines["mnist"] and "shared/data/mnist" in lines["mnist"]
+    assert "sklearn (bundled)" in lines["digits"]
+
+
+def test_train_list_eval_morph_export_delete(tmp_path):
+    r = cli("train", "--dataset", "mnist", "--kind", "vae", "--arch", "dense", "--latent-dim", "2",
+            "--epochs", "4", "--batch-size", "32", "--learning-rate", "0.003", "--hidden-units", "32", "--limit", "400",
+            models_dir=tmp_path)
+    assert r.returncode == 0, r.stderr
+    key = r.stdout.strip().splitlines()[-1]
+    assert len(key) == 16 and "epoch 4/4" in r.stderr  # progress bar
+    again = cli("train", "--dataset", "mnist", "--kind", "vae", "--arch", "dense", "--latent-dim", "2",
+                "--epochs", "4", "--batch-size", "32", "--learning-rate", "0.003", "--hidden-units", "32", "--limit", "400",
+                "--quiet", models_dir=tmp_path)
+    assert again.stdout.startswith("cached:") and again.stdout.strip().splitlines()[-1] == key
+
+    listed = json.loads(cli("list", "--json", models_dir=tmp_path).stdout)
+    assert [e["key"] for e in listed["entries"]] == [key]
+
+    ev = cli("eval", key, "--json", models_dir=tmp_path)
+    assert ev.returncode == 0, ev.stderr
+    metrics = json.loads(ev.stdout)
+    assert {"mse", "psnr", "ssim", "recon", "kl"} <= set(metrics)
+    assert 0 < metrics["mse"] < 0.08 and metrics["psnr"] > 11  # well below a grey image's error
+
+    gif = tmp_path / "walk.gif"
+    m = cli("morph", key, "--a", "3", "--b", "7", "--steps", "8", "--out", str(gif), "--bounce", models_dir=tmp_path)
+    assert m.returncode == 0, m.stderr
+    with Image.open(gif) as im:
+        assert im.is_animated and im.n_frames >= 8 and im.info.get("loop") == 0
+
+    out = tmp_path / "m.keras"
+    assert cli("export", key, "--out", str(out), models_dir=tmp_path).returncode == 0 and out.stat().st_size > 0
+    assert cli("delete", key, models_dir=tmp_path).returncode == 0
+    assert cli("list", "--json", models_dir=tmp_path).stdout.count(key) == 0
+
+
+@pytest.mark.parametrize("args,fragment", [
+    (["train", "--latent-dim", "0"], "latent_dim an integer in 1..1024"),
+    (["train", "--dataset", "cifar"], "Expected a dataset name"),
+    (["train", "--epochs", "many"], "invalid int value"),
+    (["train", "--kind", "gan"], "kind in"),
+    (["bogus"], "invalid choice"),
+    (["eval", "0123456789abcdef"], "not in"),
+    (["morph", "nothex", "--out", "x.gif"], "16 hex"),
+    (["train", "--filters", "a,b"], "comma-separated integers"),
+    (["train", "--images", "/nonexistent/folder"], "Expected"),
+])
+def test_bad_flags_give_one_line_and_nonzero_exit(tmp_path, args, fragment):
+    r = cli(*args, models_dir=tmp_path)
+    assert r.returncode != 0
+    assert "Traceback" not in r.stderr
+    assert len(r.stderr.strip().splitlines()) == 1, r.stderr
+    assert fragment in r.stderr
