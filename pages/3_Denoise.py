@@ -1,0 +1,152 @@
+"""Denoise: corrupt images with a chosen noise, then let the active model clean them.
+
+Clean, noisy and denoised images side by side, with the PSNR and SSIM of the
+noisy and of the denoised image against the clean one, and the denoised
+result as a PNG download. Any model works; a denoising AE (kind "dae") was
+trained for exactly this.
+"""
+
+import io
+
+import numpy as np
+import streamlit as st
+from PIL import Image
+
+import ui
+from aecore import metrics
+from aecore.config import NOISE_TYPES
+from aecore.models import add_noise
+
+ui.setup("Denoise")
+entry = ui.model_picker()
+entry, eng = ui.require_model(entry)
+
+MAX_SHOWN = 6  # held-out samples at once
+UPLOAD_TYPES = ["png", "jpg", "jpeg", "bmp", "gif", "webp"]
+NOISE_LABELS = {"gaussian": "Gaussian (one σ)", "gaussian_hetero": "Gaussian (per-pixel σ)",
+                "salt_pepper": "Salt & pepper", "masking": "Masking"}
+LEVEL_HELP = {"gaussian": "σ of the Gaussian noise added to every pixel.",
+              "gaussian_hetero": "Each pixel gets its own σ, uniform in [0, 2 × level].",
+              "salt_pepper": "Share of pixels set to black or white.",
+              "masking": "Share of pixels set to black."}
+
+
+def parse_indices(text: str, n: int) -> list[int]:
+    """'3, 17,42' -> [3, 17, 42]; ValueError saying what was expected and received."""
+    parts = [p.strip() for p in text.split(",") if p.strip()]
+    bad = [p for p in parts if not (p.isdigit() and int(p) < n)]
+    if not parts or bad:
+        raise ValueError(f"Expected indices in 0..{n - 1}, comma-separated (e.g. 0, 5, 42), "
+                         f"received {', '.join(bad) if bad else repr(text)}.")
+    if len(parts) > MAX_SHOWN:
+        raise ValueError(f"Expected at most {MAX_SHOWN} indices, received {len(parts)}.")
+    return [int(p) for p in parts]
+
+
+def png_bytes(images: np.ndarray) -> bytes:
+    """(N, H, W, C) floats in [0, 1] -> one PNG with the N images side by side, at the model's resolution."""
+    a = np.concatenate(list(images), axis=1)
+    a = (np.clip(a, 0, 1) * 255 + 0.5).astype(np.uint8)
+    buf = io.BytesIO()
+    Image.fromarray(a[..., 0] if a.shape[2] == 1 else a).save(buf, format="PNG")
+    return buf.getvalue()
+
+
+st.title("Denoise")
+is_dae = entry.config.kind == "dae"
+if is_dae:
+    st.caption(f"**{entry.config.describe()}** was trained to undo {NOISE_LABELS[entry.config.noise]} "
+               f"noise at level {entry.config.noise_level:g}: the controls start there.")
+else:
+    st.info(f"The active model is not a denoising model (kind {entry.config.kind!r}): it was never shown noisy "
+            "inputs and cleans them only as a side effect of compression. A denoising model (kind \"dae\") does "
+            "best here — train one on the Train page and pick it in the sidebar.")
+
+h, w, c = eng.image_shape
+
+# --- the clean images -----------------------------------------------------------------
+source = st.radio("Images", ["Held-out images", "Upload an image"], horizontal=True, key="dn_source")
+clean, names = None, []
+if source == "Held-out images":
+    val = ui.held_out(entry)
+    if val is None:
+        st.info(f"The held-out images of **{entry.config.dataset}** are not in memory (uploaded data from an earlier "
+                "session). Upload an image instead, or upload the same data again on the Train page.")
+    else:
+        n_val = len(val)
+        st.session_state.setdefault("dn_pick_seed", 0)
+        c1, c2, c3 = st.columns([2, 1, 3])
+        n_show = c1.slider("How many", 1, min(MAX_SHOWN, n_val), min(3, n_val), key="dn_n") if n_val > 1 else 1
+        if c2.button("New random", key="dn_new", help="Draw other random held-out images."):
+            st.session_state["dn_pick_seed"] += 1
+        idx_text = c3.text_input("Or choose held-out indices", key="dn_idx",
+                                 placeholder=f"e.g. 0, 5, 42 (0..{n_val - 1})",
+                                 help="Comma-separated; leave empty for random images.")
+        if idx_text.strip():
+            try:
+                idx = parse_indices(idx_text, n_val)
+                clean, names = val.images[idx], [f"#{i}" for i in idx]
+            except ValueError as e:
+                st.error(str(e))
+        else:
+            rng = np.random.default_rng(st.session_state["dn_pick_seed"])
+            idx = sorted(rng.choice(n_val, size=n_show, replace=False).tolist())
+            clean, names = val.images[idx], [f"#{i}" for i in idx]
+else:
+    up = st.file_uploader("Upload an image (PNG, JPEG, BMP, GIF or WebP)", type=UPLOAD_TYPES, key="dn_upload",
+                          help=f"Any size or colour mode: it is converted to {h}×{w} "
+                               f"{'grayscale' if c == 1 else 'RGB'} like the training images. Set the level to 0 "
+                               "to denoise an image that is already noisy.")
+    invert = st.checkbox("Invert colours", key="dn_invert",
+                         help="For dark-on-light images (a digit drawn on white paper) when the training "
+                              "images are light on dark, as MNIST's are.")
+    x = ui.read_upload(up, eng.image_shape)
+    if x is not None:
+        clean, names = (1.0 - x if invert else x)[None], [up.name + (" (inverted)" if invert else "")]
+        val = ui.held_out(entry)
+        if val is not None and not invert and (x.mean() > 0.5) != (val.images.mean() > 0.5):
+            st.caption("This image is mostly light while the training images are mostly dark (or the other way "
+                       "round): try **Invert colours**.")
+    elif up is None:
+        st.caption("Upload an image to corrupt and denoise it.")
+
+# --- the noise --------------------------------------------------------------------------
+c1, c2, c3 = st.columns([2, 3, 1])
+noise = c1.selectbox("Noise", NOISE_TYPES, index=NOISE_TYPES.index(entry.config.noise) if is_dae else 0,
+                     format_func=NOISE_LABELS.get, key="dn_noise")
+level = c2.slider("Level", 0.0, 1.0, float(entry.config.noise_level) if is_dae else 0.3, 0.05, key="dn_level",
+                  help=LEVEL_HELP[noise])
+seed = c3.number_input("Noise seed", 0, 2**31 - 1, 0, 1, key="dn_seed", help="The same seed gives the same noise.")
+
+# --- corrupt, denoise, score, show ------------------------------------------------------
+if clean is not None:
+    noisy = add_noise(clean, noise, level, int(seed))
+    den = eng.denoise(noisy)
+    p_noisy, p_den = metrics.psnr(clean, noisy, per_image=True), metrics.psnr(clean, den, per_image=True)
+    s_noisy, s_den = metrics.ssim(clean, noisy, per_image=True), metrics.ssim(clean, den, per_image=True)
+
+    # Over several images: PSNR of the overall MSE and the mean SSIM (as `aecore.metrics.summary` reports them).
+    psnr_noisy, psnr_den = metrics.psnr(clean, noisy), metrics.psnr(clean, den)
+    of = "" if len(clean) == 1 else f" (all {len(clean)} images)"
+    cols = st.columns(4)
+    cols[0].metric("Noisy PSNR", f"{psnr_noisy:.1f} dB", help="Noisy vs clean" + of)
+    cols[1].metric("Denoised PSNR", f"{psnr_den:.1f} dB", delta=f"{psnr_den - psnr_noisy:+.1f} dB",
+                   help="Denoised vs clean" + of)
+    cols[2].metric("Noisy SSIM", f"{s_noisy.mean():.3f}", help="Noisy vs clean" + of)
+    cols[3].metric("Denoised SSIM", f"{s_den.mean():.3f}", delta=f"{s_den.mean() - s_noisy.mean():+.3f}",
+                   help="Denoised vs clean" + of)
+    ref = metrics.psnr(clean, eng.reconstruct(clean))
+    st.caption(f"For reference, the model reconstructs the clean image{'s' if len(clean) > 1 else ''} at "
+               f"{ref:.1f} dB PSNR; a denoised image rarely beats that.")
+
+    with st.columns([3, 2])[0]:  # keeps each clean / noisy / denoised triple close together
+        for i, name in enumerate(names):
+            ui.show_row([clean[i], noisy[i], den[i]],
+                        [f"Clean {name}", f"Noisy · PSNR {p_noisy[i]:.1f} dB · SSIM {s_noisy[i]:.3f}",
+                         f"Denoised · PSNR {p_den[i]:.1f} dB · SSIM {s_den[i]:.3f}"], width=140)
+
+    st.download_button("Download the denoised PNG" if len(den) == 1
+                       else f"Download the {len(den)} denoised images (PNG)",
+                       png_bytes(den), file_name="denoised.png", mime="image/png", key="dn_download",
+                       help=f"At the model's resolution ({h}×{w})"
+                            + ("" if len(den) == 1 else ", side by side in the order shown") + ".")

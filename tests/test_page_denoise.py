@@ -1,0 +1,160 @@
+"""The Denoise page, run headless with Streamlit's AppTest on the tiny real models."""
+
+import io
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+from streamlit.testing.v1 import AppTest
+
+PAGE = str(Path(__file__).resolve().parents[1] / "pages" / "3_Denoise.py")
+
+
+def captions(at) -> list[str]:
+    """Every image caption on the page, in order."""
+    return [c for el in at.image for c in el.captions]
+
+
+def app(monkeypatch, models_dir, entry=None) -> AppTest:
+    monkeypatch.setenv("AECORE_MODELS_DIR", str(models_dir))
+    at = AppTest.from_file(PAGE, default_timeout=120)
+    if entry is not None:
+        at.session_state["active_model_key"] = entry.key
+    return at.run()
+
+
+@pytest.fixture
+def downloads(monkeypatch):
+    """Bytes the page hands to download buttons, by file name (recorded from Streamlit's media storage)."""
+    from streamlit.runtime.memory_media_file_storage import MemoryMediaFileStorage
+
+    seen, original = {}, MemoryMediaFileStorage.load_and_get_id
+
+    def record(self, path_or_data, mimetype, kind, filename=None):
+        if filename:
+            seen[filename] = path_or_data
+        return original(self, path_or_data, mimetype, kind, filename)
+
+    monkeypatch.setattr(MemoryMediaFileStorage, "load_and_get_id", record)
+    return seen
+
+
+def png_size(data: bytes) -> tuple[str, tuple[int, int]]:
+    im = Image.open(io.BytesIO(data))
+    assert im.format == "PNG"
+    return im.mode, im.size
+
+
+def metric_values(at) -> dict[str, str]:
+    return {m.label: m.value for m in at.metric}
+
+
+@pytest.fixture(scope="module")
+def tiny_dae(mnist_small, tmp_path_factory):
+    """A dense denoising AE (masking noise at 0.5), 1 epoch, in a cache folder of its own."""
+    from aecore.cache import ModelCache, train_or_load
+    from aecore.config import ModelConfig
+
+    root = tmp_path_factory.mktemp("dae_models")
+    cfg = ModelConfig(kind="dae", arch="dense", latent_dim=8, epochs=1, batch_size=64, hidden_units=(64,),
+                      limit=600, noise="masking", noise_level=0.5)
+    entry, _ = train_or_load(cfg, mnist_small, ModelCache(root))
+    return root, entry
+
+
+def test_without_a_model_the_page_says_to_train_first(monkeypatch, tmp_path):
+    at = app(monkeypatch, tmp_path)
+    assert not at.exception
+    assert any("Train" in i.value for i in at.info)
+    assert not at.image and not at.metric and not at.get("download_button")
+
+
+def test_held_out_samples_noise_controls_and_scores(monkeypatch, models_dir, tiny_vae, tiny_ae, downloads):
+    at = app(monkeypatch, models_dir, tiny_ae)
+    assert not at.exception, at.exception
+    assert at.title[0].value == "Denoise"
+    assert any('"dae"' in i.value for i in at.info)  # a plain AE: says a denoising model does best
+    assert at.slider(key="dn_level").value == pytest.approx(0.3) and at.selectbox(key="dn_noise").value == "gaussian"
+    assert at.selectbox(key="dn_noise").format_func("salt_pepper") == "Salt & pepper"
+
+    values = metric_values(at)
+    noisy_psnr, den_psnr = float(values["Noisy PSNR"][:-3]), float(values["Denoised PSNR"][:-3])
+    assert 5 < noisy_psnr < 30 and 5 < den_psnr < 40
+    assert 0 <= float(values["Denoised SSIM"]) <= 1
+    caps = captions(at)
+    assert len(caps) == 3 * 3  # three samples: clean, noisy, denoised
+    assert caps[0].startswith("Clean #") and caps[1].startswith("Noisy · PSNR")
+    assert caps[2].startswith("Denoised · PSNR")
+    assert len(at.get("download_button")) == 1
+    assert png_size(downloads["denoised.png"]) == ("L", (3 * 28, 28))  # the three denoised digits side by side
+
+    at.run()  # the same seed gives the same noise
+    assert captions(at) == caps
+    at.number_input(key="dn_seed").set_value(7).run()
+    assert captions(at)[0] == caps[0] and captions(at)[1] != caps[1]
+
+    at.slider(key="dn_level").set_value(0.0).run()  # no noise: noisy == clean
+    assert metric_values(at)["Noisy PSNR"] == "100.0 dB" and metric_values(at)["Noisy SSIM"] == "1.000"
+
+    at.slider(key="dn_level").set_value(0.5)
+    at.selectbox(key="dn_noise").set_value("salt_pepper").run()
+    assert not at.exception
+    assert float(metric_values(at)["Noisy PSNR"][:-3]) < noisy_psnr  # half the pixels black or white
+
+    at.text_input(key="dn_idx").input("4").run()
+    caps = captions(at)
+    assert len(caps) == 3 and caps[0] == "Clean #4"
+    assert at.get("download_button")[0].proto.label == "Download the denoised PNG"
+
+    at.text_input(key="dn_idx").input("4, -1").run()
+    assert not at.exception and not at.image
+    assert "Expected indices in 0..119" in at.error[0].value and "-1" in at.error[0].value
+
+
+def test_a_denoising_model_sets_the_defaults(monkeypatch, tiny_dae):
+    root, entry = tiny_dae
+    at = app(monkeypatch, root)
+    assert not at.exception, at.exception
+    assert not any('"dae"' in i.value for i in at.info)
+    assert at.selectbox(key="dn_noise").value == "masking" and at.slider(key="dn_level").value == pytest.approx(0.5)
+    assert "Denoised PSNR" in metric_values(at)
+
+
+def test_upload_bad_and_good_images(monkeypatch, models_dir, tiny_vae, tiny_ae, downloads):
+    at = app(monkeypatch, models_dir, tiny_vae)
+    at.radio(key="dn_source").set_value("Upload an image").run()
+    assert not at.exception and not at.image and not at.get("download_button")
+
+    at.file_uploader(key="dn_upload").upload("x.png", b"garbage", "image/png").run()
+    assert not at.exception
+    msg = " ".join(e.value for e in at.error)
+    assert "x.png" in msg and "Expected an image file" in msg and "7 bytes" in msg
+    assert not at.image
+
+    # 50x40 RGBA (opaque): a white bar on black, digit-like; converted to 28x28 grayscale.
+    rgba = np.zeros((40, 50, 4), np.uint8)
+    rgba[..., 3] = 255
+    rgba[8:32, 20:30, :3] = 255
+    buf = io.BytesIO()
+    Image.fromarray(rgba).save(buf, format="PNG")
+    at.file_uploader(key="dn_upload").clear().upload("bar.png", buf.getvalue(), "image/png").run()
+    assert not at.exception and not at.error
+    caps = captions(at)
+    assert caps[0] == "Clean bar.png" and caps[2].startswith("Denoised · PSNR")
+    assert metric_values(at)["Denoised PSNR"].endswith(" dB")
+    assert at.get("download_button")[0].proto.label == "Download the denoised PNG"
+    assert png_size(downloads["denoised.png"]) == ("L", (28, 28))
+
+
+def test_held_out_images_not_in_memory(monkeypatch, models_dir, tiny_vae, tiny_ae):
+    """A model trained on uploaded data from an earlier session: says so and offers the upload."""
+    import ui
+
+    monkeypatch.setattr(ui, "held_out", lambda entry: None)
+    at = app(monkeypatch, models_dir, tiny_ae)
+    assert not at.exception, at.exception
+    assert any("not in memory" in i.value for i in at.info)
+    assert not at.image and not at.metric
+    at.radio(key="dn_source").set_value("Upload an image").run()
+    assert not at.exception and at.get("file_uploader")

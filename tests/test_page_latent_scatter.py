@@ -1,0 +1,182 @@
+"""The Latent Scatter page, run headless with Streamlit's AppTest on real tiny models."""
+
+import base64
+import io
+import json
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+from streamlit.testing.v1 import AppTest
+
+PAGE = str(Path(__file__).resolve().parents[1] / "pages" / "4_Latent_Scatter.py")
+N_HELD_OUT = 120  # the tiny models' held-out set: 20% of 600 digits
+
+
+def app(monkeypatch, models_dir, entry=None) -> AppTest:
+    monkeypatch.setenv("AECORE_MODELS_DIR", str(models_dir))
+    at = AppTest.from_file(PAGE, default_timeout=120)
+    if entry is not None:
+        at.session_state["active_model_key"] = entry.key
+    return at.run()
+
+
+def array(v) -> np.ndarray:
+    """A Plotly JSON array: a plain list, or plotly's typed-array form {"dtype", "bdata"[, "shape"]}."""
+    if isinstance(v, dict) and "bdata" in v:
+        return np.frombuffer(base64.b64decode(v["bdata"]), dtype=np.dtype(v["dtype"]))
+    return np.asarray(v)
+
+
+def chart(at) -> dict:
+    charts = at.get("plotly_chart")
+    assert len(charts) == 1
+    return json.loads(charts[0].proto.spec)
+
+
+def point_traces(spec: dict) -> list[dict]:
+    """The held-out point traces (WebGL), without the highlight / upload markers."""
+    return [t for t in spec["data"] if t["type"] == "scattergl"]
+
+
+def captions(at) -> list[str]:
+    return [c for el in at.image for c in el.captions]
+
+
+def click(at, point: dict) -> AppTest:
+    """Simulate a click on the chart: AppTest has no API for Plotly selections, so the chart's widget
+    state (the JSON the frontend would send) is added to the next run's widget states."""
+    chart_id = at.get("plotly_chart")[0].proto.id
+    tree = at._tree
+    states = tree.get_widget_states
+
+    def with_selection():
+        ws = states()
+        w = ws.widgets.add()
+        w.id = chart_id
+        w.string_value = json.dumps({"selection": {"points": [point], "point_indices": [point["point_index"]],
+                                                   "box": [], "lasso": []}})
+        return ws
+
+    tree.get_widget_states = with_selection
+    return at.run()
+
+
+def test_without_a_model_the_page_says_to_train_first(monkeypatch, tmp_path):
+    at = app(monkeypatch, tmp_path)
+    assert not at.exception, at.exception
+    assert any("Train" in i.value for i in at.info)
+    assert not at.get("plotly_chart")
+
+
+def test_scatter_of_a_2d_vae_and_point_details(monkeypatch, models_dir, tiny_vae, tiny_ae):
+    at = app(monkeypatch, models_dir, tiny_vae)
+    assert not at.exception, at.exception
+    assert at.title[0].value == "Latent Scatter"
+    assert not at.radio  # latent size 2: plotted as is, no projection choice
+    traces = point_traces(chart(at))
+    assert sorted(t["name"] for t in traces) == [str(d) for d in range(10)]  # class names in the legend
+    ids = np.concatenate([array(t["customdata"]) for t in traces])
+    assert sum(len(array(t["x"])) for t in traces) == N_HELD_OUT and sorted(ids) == list(range(N_HELD_OUT))
+    hover = traces[0]["hovertext"][0]
+    assert hover.startswith(f"#{array(traces[0]['customdata'])[0]} · {traces[0]['name']} · recon MSE ")
+
+    # Latent size 2: the x/y of a point are its code.
+    from aecore.cache import ModelCache
+    from aecore.infer import Engine
+    from aecore.data import load_dataset
+    from aecore.train import prepare_data
+
+    eng = Engine(ModelCache(models_dir).load(tiny_vae.key).model)
+    val = prepare_data(tiny_vae.config, load_dataset("mnist", limit=600))[1]
+    codes = eng.encode(val.images)
+    t0 = traces[0]
+    np.testing.assert_allclose(array(t0["x"]), codes[array(t0["customdata"]), 0], rtol=1e-5, atol=1e-5)
+
+    at.slider(key="sct_n").set_value(50).run()
+    assert not at.exception
+    assert sum(len(array(t["x"])) for t in point_traces(chart(at))) == 50
+
+    # "Show point #": original, reconstruction and its nearest neighbours in code space.
+    at.number_input(key="sct_point").set_value(7).run()
+    assert not at.exception
+    caps = captions(at)
+    assert caps[0] == f"original #7 · {val.labels[7]}" and caps[1].startswith("reconstruction · MSE ")
+    neighbours = caps[2:]  # "#index · label · d distance", nearest first
+    assert len(neighbours) == 6 and all(" · d " in c for c in neighbours)
+    expected = eng.nearest(codes, 7, 6)
+    assert [int(c.split("#")[1].split(" ")[0]) for c in neighbours] == expected.tolist()
+    marker = [t for t in chart(at)["data"] if t["name"] == "#7"]
+    assert len(marker) == 1 and np.allclose(marker[0]["x"], codes[7, 0], atol=1e-5)
+    at.slider(key="sct_k").set_value(3).run()
+    assert len(captions(at)) == 2 + 3
+
+
+def test_clicking_a_point_selects_it(monkeypatch, models_dir, tiny_vae, tiny_ae):
+    at = app(monkeypatch, models_dir, tiny_vae)
+    t = point_traces(chart(at))[2]
+    wanted = int(array(t["customdata"])[4])
+    at = click(at, {"curve_number": 2, "point_number": 4, "point_index": 4, "x": 0, "y": 0, "customdata": wanted})
+    assert not at.exception, at.exception
+    assert at.number_input(key="sct_point").value == wanted
+    assert captions(at)[0].startswith(f"original #{wanted} ")
+
+    # Without customdata in the event the page maps (trace, point) back to the held-out index itself.
+    t = point_traces(chart(at))[5]
+    wanted = int(array(t["customdata"])[1])
+    at = click(at, {"curve_number": 5, "point_number": 1, "point_index": 1, "x": 0, "y": 0})
+    assert not at.exception
+    assert at.number_input(key="sct_point").value == wanted
+
+    # Typing a number afterwards still wins over the old click.
+    at.number_input(key="sct_point").set_value(3).run()
+    assert captions(at)[0].startswith("original #3 ")
+
+
+def test_projections_of_a_4d_model(monkeypatch, models_dir, tiny_vae, tiny_ae):
+    at = app(monkeypatch, models_dir, tiny_ae)  # conv AE, latent 4
+    assert not at.exception, at.exception
+    assert at.radio(key="sct_method").options == ["PCA (fast, linear)", "t-SNE (slow, keeps neighbourhoods)"]
+    spec = chart(at)
+    assert spec["layout"]["xaxis"]["title"]["text"] == "PC 1"
+    pca_x = np.concatenate([array(t["x"]) for t in point_traces(spec)])
+    assert len(pca_x) == N_HELD_OUT
+
+    at.radio(key="sct_method").set_value("tsne").run()
+    assert not at.exception, at.exception
+    spec = chart(at)
+    assert spec["layout"]["xaxis"]["title"]["text"] == "t-SNE 1"
+    tsne_x = np.concatenate([array(t["x"]) for t in point_traces(spec)])
+    assert len(tsne_x) == N_HELD_OUT and not np.allclose(np.sort(tsne_x), np.sort(pca_x))
+
+    at.number_input(key="sct_point").set_value(0).run()  # details work under t-SNE too
+    assert not at.exception and captions(at)[0].startswith("original #0 ")
+
+    at.radio(key="sct_method").set_value("pca").run()
+    assert not at.exception
+    np.testing.assert_allclose(np.concatenate([array(t["x"]) for t in point_traces(chart(at))]), pca_x)
+
+
+def test_uploads_bad_then_good(monkeypatch, models_dir, tiny_vae, tiny_ae):
+    at = app(monkeypatch, models_dir, tiny_ae)
+    at.file_uploader(key="sct_upload").upload("x.png", b"garbage", "image/png").run()
+    assert not at.exception
+    msg = " ".join(e.value for e in at.error)
+    assert "x.png" in msg and "Expected an image file" in msg and "7 bytes" in msg
+    assert len(at.get("plotly_chart")) == 1  # the chart is still there
+
+    digit = np.zeros((28, 28), np.uint8)
+    digit[4:24, 12:16] = 255
+    buf = io.BytesIO()
+    Image.fromarray(digit).save(buf, format="PNG")
+    at.file_uploader(key="sct_upload").clear().upload("one.png", buf.getvalue(), "image/png").run()
+    assert not at.exception and not at.error
+    assert [t["name"] for t in chart(at)["data"]][-1] == "your image"  # a star on the PCA map
+    caps = captions(at)
+    assert caps[0] == "one.png" and caps[1].startswith("reconstruction · MSE ")
+    assert len(caps) == 2 + 6 and all(c.startswith("#") and " · d " in c for c in caps[2:])
+
+    at.radio(key="sct_method").set_value("tsne").run()
+    assert not at.exception
+    assert "your image" not in [t["name"] for t in chart(at)["data"]]
+    assert any("t-SNE has no mapping for new points" in c.value for c in at.caption)

@@ -1,0 +1,171 @@
+"""The Latent Slider page, run headless with Streamlit's AppTest on real tiny models."""
+
+import io
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+from streamlit.runtime.memory_media_file_storage import MemoryMediaFileStorage
+from streamlit.testing.v1 import AppTest
+
+PAGE = str(Path(__file__).resolve().parents[1] / "pages" / "5_Latent_Slider.py")
+
+
+@pytest.fixture
+def media(monkeypatch):
+    """Bytes of every image/file the page hands to Streamlit's media storage, by file id.
+
+    AppTest drops its media storage after each run and protos only carry URLs,
+    so the storage's `load_and_get_id` is wrapped to keep a copy.
+    """
+    store = {}
+    original = MemoryMediaFileStorage.load_and_get_id
+
+    def keep(self, path_or_data, mimetype, kind, filename=None):
+        file_id = original(self, path_or_data, mimetype, kind, filename)
+        store[file_id] = self.get_file(file_id).content
+        return file_id
+
+    monkeypatch.setattr(MemoryMediaFileStorage, "load_and_get_id", keep)
+    return lambda url: store[url.rsplit("/", 1)[-1].split(".")[0]]
+
+
+@pytest.fixture(scope="module")
+def wide_ae(mnist_small, tmp_path_factory):
+    """A dense AE with a 20-number code (more than 16: principal-direction sliders), in its own cache dir."""
+    from aecore.cache import ModelCache, train_or_load
+    from aecore.config import ModelConfig
+
+    root = tmp_path_factory.mktemp("wide_models")
+    cfg = ModelConfig(kind="ae", arch="dense", latent_dim=20, epochs=1, batch_size=64, hidden_units=(64,), limit=300)
+    entry, _ = train_or_load(cfg, mnist_small, ModelCache(root))
+    return entry, root
+
+
+def app(monkeypatch, models_dir, entry=None) -> AppTest:
+    monkeypatch.setenv("AECORE_MODELS_DIR", str(models_dir))
+    at = AppTest.from_file(PAGE, default_timeout=120)
+    if entry is not None:
+        at.session_state["active_model_key"] = entry.key
+    return at.run()
+
+
+def latent_sliders(at, prefix="sld_z"):
+    return [s for s in at.slider if s.key.startswith(prefix)]
+
+
+def test_without_a_model_the_page_says_to_train_first(monkeypatch, tmp_path):
+    at = app(monkeypatch, tmp_path)
+    assert not at.exception, at.exception
+    assert any("Train" in i.value for i in at.info)
+    assert not at.slider and not at.image
+
+
+def test_sliders_decode_sample_reset_and_grid(monkeypatch, models_dir, tiny_vae, tiny_ae, media):
+    at = app(monkeypatch, models_dir, tiny_vae)
+    assert not at.exception, at.exception
+    assert at.title[0].value == "Latent Slider"
+    sliders = latent_sliders(at)
+    assert [s.key for s in sliders] == ["sld_z0", "sld_z1"]  # one per latent dimension
+    for s in sliders:  # a VAE's ranges cover at least its prior's +-3
+        assert s.min <= -3 and s.max >= 3 and s.min <= s.value <= s.max
+    defaults = [s.value for s in sliders]
+
+    # Moving a slider changes the decoded image (the array kept in session state and the image sent).
+    before, url = at.session_state["sld_last_image"].copy(), at.image[0].value[0]
+    assert before.shape == (28, 28, 1)
+    at.slider(key="sld_z0").set_value(2.0).run()
+    assert not at.exception
+    assert at.slider(key="sld_z0").value == 2.0
+    after = at.session_state["sld_last_image"]
+    assert np.abs(after - before).max() > 1e-3 and at.image[0].value[0] != url
+    assert "z = [2.00," in at.image[0].captions[0]
+
+    # Random sample moves the sliders (set before they render: no exception, values in range).
+    at.button(key="sld_random").click().run()
+    assert not at.exception
+    sampled = [s.value for s in latent_sliders(at)]
+    assert sampled != [2.0, defaults[1]]
+    assert all(s.min <= s.value <= s.max for s in latent_sliders(at))
+    assert not np.allclose(at.session_state["sld_last_image"], after)
+
+    at.button(key="sld_reset").click().run()
+    assert [s.value for s in latent_sliders(at)] == defaults
+
+    # The manifold grid: one picture of n x n tiles, 28 px digits upscaled to about 560 px.
+    grid = np.asarray(Image.open(io.BytesIO(media(at.image[1].value[0]))))
+    assert grid.shape[:2] == (10 * 56 + 9, 10 * 56 + 9)  # 10 tiles of 28*2 px, 1 px gaps
+    assert at.image[1].captions[0].startswith("10×10 = 100 decoded codes · x: z0 from −5")
+    at.slider(key="sld_n").set_value(4).run()
+    at.selectbox(key="sld_range").set_value("custom").run()
+    at.number_input(key="sld_lim").set_value(2.5).run()
+    assert not at.exception
+    grid = np.asarray(Image.open(io.BytesIO(media(at.image[1].value[0]))))
+    assert grid.shape[:2] == (4 * 140 + 3, 4 * 140 + 3)  # 4 tiles of 28*5 px
+    assert at.image[1].captions[0].startswith("4×4 = 16 decoded codes · x: z0 from −2.5")
+    # The grid's tiles are the decoded grid codes (corners: top-left is (x=-lim, y=+lim)).
+    tile = grid[:140:5, :140:5].astype(np.float32) / 255
+    from aecore.infer import Engine
+    from aecore.cache import ModelCache
+
+    eng = Engine(ModelCache(models_dir).load(tiny_vae.key).model)
+    expected = eng.decode(np.array([[-2.5, 2.5]], np.float32))[0, ..., 0]
+    assert np.abs(tile - expected).max() < 2 / 255
+
+    at.selectbox(key="sld_gy").set_value(0).run()
+    assert not at.exception
+    assert any("two different dimensions" in e.value and "z0 twice" in e.value for e in at.error)
+
+
+def test_more_than_16_dimensions_gives_16_principal_direction_sliders(monkeypatch, wide_ae):
+    entry, root = wide_ae
+    at = app(monkeypatch, root, entry)
+    assert not at.exception, at.exception
+    pcs = latent_sliders(at, "sld_pc")
+    assert len(pcs) == 16 and not latent_sliders(at)
+    assert all(s.min == -3 and s.max == 3 and s.value == 0 for s in pcs)
+    assert any("principal directions" in c.value for c in at.caption)
+    assert any("raw code dimensions" in c.value for c in at.caption)  # the grid says what it varies
+    assert len(at.selectbox(key="sld_gx").options) == 20
+
+    before = at.session_state["sld_last_image"].copy()
+    at.slider(key="sld_pc0").set_value(2.0).run()
+    assert not at.exception
+    assert np.abs(at.session_state["sld_last_image"] - before).max() > 1e-3
+
+    at.button(key="sld_random").click().run()  # a plain AE samples a Gaussian fitted to its codes
+    assert not at.exception
+    assert any(s.value != 0 for s in latent_sliders(at, "sld_pc")[1:])
+
+
+def test_uploads_bad_then_good(monkeypatch, models_dir, tiny_vae, tiny_ae):
+    at = app(monkeypatch, models_dir, tiny_ae)  # conv AE, latent 4
+    assert not at.exception
+    assert [s.key for s in latent_sliders(at)] == ["sld_z0", "sld_z1", "sld_z2", "sld_z3"]
+    before = [s.value for s in latent_sliders(at)]
+
+    at.file_uploader(key="sld_upload").upload("x.png", b"garbage", "image/png").run()
+    assert not at.exception
+    msg = " ".join(e.value for e in at.error)
+    assert "x.png" in msg and "Expected an image file" in msg and "7 bytes" in msg
+    assert [s.value for s in latent_sliders(at)] == before  # the sliders are untouched
+
+    digit = np.zeros((28, 28), np.uint8)
+    digit[4:24, 12:16] = 255  # a "1"
+    buf = io.BytesIO()
+    Image.fromarray(digit).save(buf, format="PNG")
+    at.file_uploader(key="sld_upload").clear().upload("one.png", buf.getvalue(), "image/png").run()
+    assert not at.exception and not at.error
+    moved = [s.value for s in latent_sliders(at)]
+    assert moved != before and all(s.min <= s.value <= s.max for s in latent_sliders(at))
+
+    s0 = at.slider(key="sld_z0")
+    target = s0.min if s0.value != s0.min else s0.max
+    s0.set_value(target).run()  # a later move sticks: the same upload does not reset the sliders again
+    assert at.slider(key="sld_z0").value == target
+
+    at.number_input(key="sld_from_idx").set_value(3).run()
+    at.button(key="sld_from_btn").click().run()
+    assert not at.exception
+    assert [s.value for s in latent_sliders(at)] != moved

@@ -1,0 +1,123 @@
+"""The Morph page, run headless with Streamlit's AppTest on real tiny models."""
+
+import io
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+from streamlit.runtime.memory_media_file_storage import MemoryMediaFileStorage
+from streamlit.testing.v1 import AppTest
+
+PAGE = str(Path(__file__).resolve().parents[1] / "pages" / "6_Morph.py")
+
+
+@pytest.fixture
+def media(monkeypatch):
+    """Bytes of every file the page hands to Streamlit's media storage (images, downloads), by URL.
+
+    AppTest drops its media storage after each run and protos only carry URLs,
+    so the storage's `load_and_get_id` is wrapped to keep a copy.
+    """
+    store = {}
+    original = MemoryMediaFileStorage.load_and_get_id
+
+    def keep(self, path_or_data, mimetype, kind, filename=None):
+        file_id = original(self, path_or_data, mimetype, kind, filename)
+        store[file_id] = self.get_file(file_id).content
+        return file_id
+
+    monkeypatch.setattr(MemoryMediaFileStorage, "load_and_get_id", keep)
+    return lambda url: store[url.rsplit("/", 1)[-1].split(".")[0]]
+
+
+def app(monkeypatch, models_dir, entry=None) -> AppTest:
+    monkeypatch.setenv("AECORE_MODELS_DIR", str(models_dir))
+    at = AppTest.from_file(PAGE, default_timeout=120)
+    if entry is not None:
+        at.session_state["active_model_key"] = entry.key
+    return at.run()
+
+
+def gif_of(at, media) -> Image.Image:
+    button = at.download_button(key="mph_gif_download")
+    assert button.proto.label == "GIF"
+    return Image.open(io.BytesIO(media(button.proto.url)))
+
+
+def png(array: np.ndarray) -> bytes:
+    buf = io.BytesIO()
+    Image.fromarray(array).save(buf, format="PNG")
+    return buf.getvalue()
+
+
+def test_without_a_model_the_page_says_to_train_first(monkeypatch, tmp_path):
+    at = app(monkeypatch, tmp_path)
+    assert not at.exception, at.exception
+    assert any("Train" in i.value for i in at.info)
+    assert not at.download_button
+
+
+def test_gif_frames_bounce_and_mp4(monkeypatch, models_dir, tiny_vae, tiny_ae, media):
+    at = app(monkeypatch, models_dir, tiny_vae)
+    assert not at.exception, at.exception
+    assert at.title[0].value == "Morph"
+    caps = [c for el in at.image for c in el.captions]
+    a_label, b_label = caps[0].split("(")[1], caps[1].split("(")[1]
+    assert caps[0].startswith("A: #0 (") and caps[1].startswith("B: #") and a_label != b_label  # B: another class
+    assert len([c for c in caps if c.startswith("t = ")]) == 8  # the preview strip
+
+    gif = gif_of(at, media)  # default: 30 steps
+    assert gif.is_animated and gif.n_frames == 30 and gif.size == (224, 224)
+    assert gif.info["duration"] == 100 and gif.info.get("loop") == 0  # 10 fps, loops
+    shown = [el for el in at.image if el.captions[0].startswith("#0 (") and " → " in el.captions[0]]
+    assert len(shown) == 1 and media(shown[0].value[0])[:6] == b"GIF89a"  # the animation itself is on the page
+
+    at.slider(key="mph_steps").set_value(12).run()
+    at.checkbox(key="mph_bounce").check().run()
+    assert not at.exception
+    assert gif_of(at, media).n_frames == 12 + 10  # A..B then back without repeating the ends
+
+    at.checkbox(key="mph_loop").uncheck().run()
+    at.slider(key="mph_fps").set_value(25).run()
+    at.radio(key="mph_method").set_value("spherical").run()
+    assert not at.exception
+    gif = gif_of(at, media)
+    assert gif.n_frames == 22 and gif.info["duration"] == 40 and "loop" not in gif.info
+
+    assert "mph_mp4_download" not in [b.key for b in at.download_button]  # made on demand only
+    at.button(key="mph_mp4_make").click().run()
+    assert not at.exception and not at.error
+    mp4 = media(at.download_button(key="mph_mp4_download").proto.url)
+    assert mp4[4:8] == b"ftyp" and len(mp4) > 1000
+
+    at.slider(key="mph_steps").set_value(5).run()  # new settings: the old MP4 is not offered
+    assert "mph_mp4_download" not in [b.key for b in at.download_button]
+    assert any("make it again" in c.value for c in at.caption)
+
+
+def test_choose_by_label_and_upload(monkeypatch, models_dir, tiny_vae, tiny_ae, media):
+    at = app(monkeypatch, models_dir, tiny_ae)
+    at.radio(key="mph_src_a").set_value("label").run()
+    at.selectbox(key="mph_cls_a").set_value(3).run()
+    assert not at.exception
+    first = [c for el in at.image for c in el.captions][0]
+    assert first.startswith("A: #") and first.endswith(" (3)")
+    at.radio(key="mph_pick_a").set_value("random").run()
+    assert [c for el in at.image for c in el.captions][0].endswith(" (3)")
+
+    # A bad upload says what was expected and what was received; the page asks for image A.
+    at.radio(key="mph_src_b").set_value("upload").run()
+    at.file_uploader(key="mph_up_b").upload("x.png", b"garbage", "image/png").run()
+    assert not at.exception
+    msg = " ".join(e.value for e in at.error)
+    assert "x.png" in msg and "Expected an image file" in msg and "7 bytes" in msg
+    assert any("Choose image B" in i.value for i in at.info)
+    assert not at.download_button
+
+    digit = np.zeros((40, 40, 3), np.uint8)
+    digit[5:35, 18:22] = 255
+    at.file_uploader(key="mph_up_b").clear().upload("one.png", png(digit), "image/png").run()
+    assert not at.exception and not at.error
+    assert gif_of(at, media).n_frames == 30
+    assert any(c == "B: one.png" for el in at.image for c in el.captions)

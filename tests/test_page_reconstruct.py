@@ -1,0 +1,116 @@
+"""The Reconstruct page, run headless with Streamlit's AppTest on the tiny real models."""
+
+import io
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+from streamlit.testing.v1 import AppTest
+
+PAGE = str(Path(__file__).resolve().parents[1] / "pages" / "2_Reconstruct.py")
+
+
+def captions(at) -> list[str]:
+    """Every image caption on the page, in order."""
+    return [c for el in at.image for c in el.captions]
+
+
+def png(pixels: np.ndarray) -> bytes:
+    buf = io.BytesIO()
+    Image.fromarray(pixels).save(buf, format="PNG")
+    return buf.getvalue()
+
+
+def app(monkeypatch, models_dir, entry=None) -> AppTest:
+    monkeypatch.setenv("AECORE_MODELS_DIR", str(models_dir))
+    at = AppTest.from_file(PAGE, default_timeout=120)
+    if entry is not None:
+        at.session_state["active_model_key"] = entry.key
+    return at.run()
+
+
+def test_without_a_model_the_page_says_to_train_first(monkeypatch, tmp_path):
+    at = app(monkeypatch, tmp_path)
+    assert not at.exception
+    assert any("Train" in i.value for i in at.info)
+    assert not at.image and not at.metric
+
+
+def test_held_out_images_metrics_and_worst(monkeypatch, models_dir, tiny_vae, tiny_ae):
+    at = app(monkeypatch, models_dir, tiny_vae)
+    assert not at.exception, at.exception
+    assert at.title[0].value == "Reconstruct"
+    values = {m.label: m.value for m in at.metric}
+    assert values["Held-out MSE"] == f"{tiny_vae.metrics['mse']:.4f}"
+    assert values["Held-out PSNR"].endswith(" dB") and float(values["Held-out SSIM"]) <= 1
+    assert values["Compression"] == "392.0×"  # 28*28 pixels / latent 2
+
+    # 8 random originals + 8 reconstructions, then the 6 worst: originals, reconstructions, heat maps.
+    caps = captions(at)
+    assert len(caps) == 8 + 8 + 3 * 6
+    assert sum(c.startswith("MSE ") for c in caps[:16]) == 8
+    assert caps.count("error map") == 6
+    worst = [float(c[4:]) for c in caps[22:28]]
+    assert worst == sorted(worst, reverse=True)  # the worst first
+    assert min(worst) >= max(float(c[4:]) for c in caps[8:16])  # no random image beats the worst six
+
+    first = caps[:8]
+    at.button(key="rec_new").click().run()
+    assert not at.exception
+    assert captions(at)[:8] != first  # a new random set
+
+    at.text_input(key="rec_idx").input("1, 2").run()
+    caps = captions(at)
+    assert caps[:2] == ["#1", "#2"] and caps[2].startswith("MSE ") and len(caps) == 2 + 2 + 18
+
+    at.slider(key="rec_k").set_value(3).run()
+    assert captions(at).count("error map") == 3
+
+    at.text_input(key="rec_idx").input("1, 999, x").run()
+    assert not at.exception
+    err = " ".join(e.value for e in at.error)
+    assert "Expected indices in 0..119" in err and "999" in err and "x" in err
+    assert captions(at).count("error map") == 3  # the rest of the page still works
+
+
+def test_upload_bad_and_good_images(monkeypatch, models_dir, tiny_vae, tiny_ae):
+    at = app(monkeypatch, models_dir, tiny_ae)  # the conv AE this time
+    assert not at.exception
+    assert at.metric[3].value == "196.0×"  # 784 / latent 4
+
+    at.file_uploader(key="rec_upload").upload("x.png", b"garbage", "image/png").run()
+    assert not at.exception
+    msg = " ".join(e.value for e in at.error)
+    assert "x.png" in msg and "Expected an image file" in msg and "7 bytes" in msg
+
+    # 50x40 RGBA (opaque): a white bar on black, digit-like; converted to 28x28 grayscale.
+    rgba = np.zeros((40, 50, 4), np.uint8)
+    rgba[..., 3] = 255
+    rgba[8:32, 20:30, :3] = 255
+    at.file_uploader(key="rec_upload").clear().upload("bar.png", png(rgba), "image/png").run()
+    assert not at.exception and not at.error
+    caps = captions(at)
+    assert "bar.png (28×28)" in caps and "Per-pixel error" in caps
+    recon = next(c for c in caps if c.startswith("Reconstruction · MSE"))
+    assert recon.endswith(" dB")
+    assert any("held-out images' errors" in c.value for c in at.caption)
+    assert not any("Invert colours" in c.value for c in at.caption)
+
+    # A dark bar on white (RGB): the page suggests inverting it, and inverting works.
+    at.file_uploader(key="rec_upload").clear().upload("paper.png", png(255 - rgba[..., :3]), "image/png").run()
+    assert any("Invert colours" in c.value for c in at.caption)
+    at.checkbox(key="rec_invert").check().run()
+    assert not at.exception and "paper.png (28×28, inverted)" in captions(at)
+    assert next(c for c in captions(at) if c.startswith("Reconstruction · MSE")) == recon  # same pixels as bar.png
+
+
+def test_held_out_images_not_in_memory(monkeypatch, models_dir, tiny_vae, tiny_ae):
+    """A model trained on uploaded data from an earlier session: no held-out images, the rest still works."""
+    import ui
+
+    monkeypatch.setattr(ui, "held_out", lambda entry: None)
+    at = app(monkeypatch, models_dir, tiny_vae)
+    assert not at.exception, at.exception
+    assert any("not in memory" in i.value for i in at.info)
+    assert not at.image and at.metric[0].value == f"{tiny_vae.metrics['mse']:.4f}"  # from the cached entry
+    assert at.get("file_uploader")

@@ -1,0 +1,313 @@
+"""What every page of the app shares: the active model, cached loaders, image display.
+
+Pages stay flat scripts (controls, a guard, a call into `aecore`, the display);
+the few pieces they all need live here:
+
+- `setup(title)`: page config plus the two speed fixes below.
+- `model_picker()`: the sidebar's active model, kept when switching pages.
+- `require_model()`: the guard: an info box and a link to Train, then stop.
+- `engine(key)`, `held_out(entry)`, `held_out_codes(key)`: models, data and codes
+  behind `st.cache_resource`, so a rerun never reloads or re-encodes them.
+- `show_row`, `upscale`, `read_upload`: image display and upload helpers.
+- `start_job`, `job_panel`: background training with live curves and a Stop
+  button (used by Home's one-click model and by Train).
+
+Speed: Streamlit's script runner calls `keras.backend.clear_session()` and a
+full garbage collection after *every* rerun once Keras is imported (about
+0.2 s here, paid on every slider move, and it would reset Keras' global state
+under a training thread). The app owns its process and builds models only
+when training, so `setup` makes that call skip the collection and leave
+Keras' state alone; `.streamlit/config.toml` turns off the runner's own
+post-run GC. `model.predict` costs ~50 ms a call, so the pages decode through
+`aecore.infer.Engine`'s compiled calls instead.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+
+import numpy as np
+import plotly.graph_objects as go
+import streamlit as st
+from streamlit.errors import StreamlitAPIException
+from plotly.subplots import make_subplots
+
+import aecore  # noqa: F401  (sets the Keras backend before keras is imported)
+import keras
+
+from aecore import data as aedata
+from aecore.cache import CacheError, Entry, ModelCache, default_dir
+from aecore.infer import Engine
+from aecore.jobs import TrainingJob
+from aecore.train import prepare_data
+
+ROOT = Path(__file__).resolve().parent
+TRAIN_PAGE = "pages/1_Train.py"
+ACTIVE = "active_model_key"  # session_state key (not a widget key: survives page switches)
+
+def _keep_keras_state(*args, **kwargs):
+    """Stand-in for `keras.backend.clear_session` in the app process (see module doc)."""
+    return None
+
+
+def setup(title: str, icon: str = "🧭") -> None:
+    """Page config and the per-rerun speed fixes. Call first on every page."""
+    st.set_page_config(page_title=f"{title} · Latent Explorer", page_icon=icon, layout="wide")
+    keras.backend.clear_session = _keep_keras_state
+
+
+# --- cached resources ---------------------------------------------------------
+@st.cache_resource(show_spinner=False)
+def _model_cache(root: str) -> ModelCache:
+    return ModelCache(root)
+
+
+def model_cache() -> ModelCache:
+    """The cache under `$AECORE_MODELS_DIR` (default `models/`), one object per folder."""
+    return _model_cache(str(default_dir()))
+
+
+def list_entries() -> list[Entry]:
+    """Readable cached runs, newest first; unreadable files are reported once in the sidebar."""
+    entries, problems = model_cache().list()
+    for p in problems:
+        st.sidebar.warning(p, icon="⚠️")
+    return entries
+
+
+@st.cache_resource(show_spinner="Loading model…", max_entries=8)
+def _engine(root: str, key: str) -> tuple[Entry, Engine]:
+    entry = ModelCache(root).load(key)
+    return entry, Engine(entry.model)
+
+
+def engine(key: str) -> tuple[Entry, Engine]:
+    """The cached entry with its model, and a compiled `Engine` around it."""
+    return _engine(str(model_cache().root), key)
+
+
+@st.cache_resource(show_spinner=False, max_entries=16)
+def _uploaded_datasets() -> dict:
+    return {}
+
+
+def remember_dataset(ds: aedata.Dataset) -> None:
+    """Keep an uploaded dataset in memory so other pages can show its held-out images."""
+    _uploaded_datasets()[ds.fingerprint] = ds
+
+
+@st.cache_resource(show_spinner="Loading held-out images…", max_entries=8)
+def _held_out(dataset: str, fingerprint: str, limit: int | None, val_fraction: float) -> aedata.Dataset | None:
+    ds = _uploaded_datasets().get(fingerprint)
+    if ds is None:
+        if dataset not in aedata.BUILTIN_DATASETS:
+            return None
+        ds = aedata.load_dataset(dataset)
+    cfg = aecore.ModelConfig(dataset=dataset, limit=limit, val_fraction=val_fraction)
+    return prepare_data(cfg, ds)[1]
+
+
+def held_out(entry: Entry) -> aedata.Dataset | None:
+    """The entry's validation images (the same deterministic split as in training), or None."""
+    c = entry.config
+    try:
+        return _held_out(c.dataset, c.dataset_fingerprint, c.limit, c.val_fraction)
+    except (ValueError, RuntimeError) as e:
+        st.warning(f"The held-out images of {c.dataset!r} could not be loaded: {e}")
+        return None
+
+
+@st.cache_resource(show_spinner="Encoding the held-out set…", max_entries=8)
+def held_out_codes(key: str) -> np.ndarray | None:
+    """Codes of the entry's held-out images (computed once per model)."""
+    entry, eng = engine(key)
+    val = held_out(entry)
+    return None if val is None else eng.encode(val.images)
+
+
+@st.cache_data(show_spinner="Exporting…", max_entries=4)
+def _keras_file(root: str, key: str) -> bytes:
+    with tempfile.TemporaryDirectory() as tmp:
+        return ModelCache(root).export_keras(key, Path(tmp) / "model.keras").read_bytes()
+
+
+def keras_file(key: str) -> bytes:
+    """The model as a standalone .keras file (opens with keras.saving.load_model in safe mode)."""
+    return _keras_file(str(model_cache().root), key)
+
+
+def forget_models() -> None:
+    """Drop loaded models, codes and exports (after a delete or a retrain of the same key)."""
+    _engine.clear()
+    held_out_codes.clear()
+    _keras_file.clear()
+
+
+# --- the active model -----------------------------------------------------------
+def model_picker() -> Entry | None:
+    """Sidebar selector of the active model; returns its entry (without weights) or None."""
+    entries = list_entries()
+    st.sidebar.header("Active model")
+    if not entries:
+        st.sidebar.info("No trained model yet.")
+        return None
+    keys = [e.key for e in entries]
+    job = st.session_state.get(JOB)
+    if job is not None and job.entry is not None and not getattr(job, "adopted", False):
+        st.session_state[ACTIVE], job.adopted = job.entry.key, True  # a model just trained becomes active
+        if not job.cached:
+            forget_models()  # a retrained key must not serve the old weights
+    if st.session_state.get(ACTIVE) not in keys:
+        st.session_state[ACTIVE] = keys[0]
+    by_key = {e.key: e for e in entries}
+
+    def _changed():
+        st.session_state[ACTIVE] = st.session_state["sidebar_model"]
+
+    st.session_state["sidebar_model"] = st.session_state[ACTIVE]
+    st.sidebar.selectbox("Model", keys, key="sidebar_model", format_func=lambda k: by_key[k].label(),
+                         on_change=_changed)
+    entry = by_key[st.session_state[ACTIVE]]
+    m = entry.metrics
+    st.sidebar.caption(
+        f"**{entry.config.describe()}**  \n"
+        f"held-out MSE {m.get('mse', float('nan')):.4f} · PSNR {m.get('psnr', float('nan')):.1f} dB · "
+        f"SSIM {m.get('ssim', float('nan')):.3f}  \n"
+        f"{len(entry.history.get('loss', []))} epochs · {entry.stopped.replace('_', ' ')}"
+    )
+    return entry
+
+
+def _link_to_train(label: str) -> None:
+    """A link to the Train page; plain text when a page runs on its own (no page registry)."""
+    try:
+        st.page_link(TRAIN_PAGE, label=label, icon="🏋️")
+    except StreamlitAPIException:  # `streamlit run pages/x.py` or AppTest.from_file(page)
+        st.caption("Open the **Train** page from the sidebar of the app (`streamlit run app.py`).")
+
+
+def require_model(entry: Entry | None) -> tuple[Entry, Engine]:
+    """The guard: with no model, say so, link to Train and stop the page."""
+    if entry is None:
+        st.info("No trained model yet. Train one first — the home page has a one-click default model.")
+        _link_to_train("Go to Train")
+        st.stop()
+    try:
+        return engine(entry.key)
+    except CacheError as e:
+        st.error(f"This cached model cannot be loaded: {e}")
+        _link_to_train("Retrain it on the Train page")
+        st.stop()
+
+
+# --- images -------------------------------------------------------------------------
+def upscale(img: np.ndarray, width: int = 112) -> np.ndarray:
+    """(H, W, C) float in [0, 1] -> uint8 (h, w[, 3]) enlarged with nearest neighbour."""
+    a = np.clip(np.asarray(img, np.float32), 0, 1)
+    if a.ndim == 3 and a.shape[2] == 1:
+        a = a[..., 0]
+    f = max(1, int(round(width / a.shape[1])))
+    a = np.repeat(np.repeat(a, f, axis=0), f, axis=1)
+    return (a * 255 + 0.5).astype(np.uint8)
+
+
+def show_row(images, captions=None, width: int = 112) -> None:
+    """Images side by side in columns, each with an optional caption."""
+    images = list(images)
+    if not images:
+        return
+    cols = st.columns(len(images))
+    for i, (col, img) in enumerate(zip(cols, images)):
+        col.image(upscale(img, width), caption=None if captions is None else captions[i], width=width)
+
+
+def read_upload(uploaded, shape: tuple[int, int, int]) -> np.ndarray | None:
+    """An uploaded image file as float32 (H, W, C) for the model, or None with an error shown."""
+    if uploaded is None:
+        return None
+    try:
+        return aedata.prepare_image(uploaded.getvalue(), shape[0], shape[2])
+    except ValueError as e:
+        st.error(f"{uploaded.name}: {e}")
+        return None
+
+
+
+# --- training with live progress -----------------------------------------------------
+JOB = "training_job"  # session_state key of this session's TrainingJob
+
+
+def start_job(config: aecore.ModelConfig, load, force: bool = False) -> TrainingJob:
+    """Start training in the background; the page then calls `job_panel()`."""
+    job = TrainingJob(config, load, model_cache(), force=force).start()
+    st.session_state[JOB] = job
+    return job
+
+
+def loss_figure(history: dict, kind: str) -> go.Figure:
+    """Train/validation curves per epoch; a VAE gets reconstruction and KL panels too."""
+    panels = [("loss", "loss")] + ([("recon", "reconstruction"), ("kl", "KL (nats)")] if kind == "vae" else [])
+    fig = make_subplots(rows=1, cols=len(panels), subplot_titles=[t for _, t in panels])
+    for col, (name, _) in enumerate(panels, start=1):
+        for prefix, dash in (("", "solid"), ("val_", "dot")):
+            ys = history.get(prefix + name, [])
+            fig.add_trace(go.Scatter(x=list(range(1, len(ys) + 1)), y=ys, mode="lines+markers",
+                                     name=("validation " if prefix else "train ") + name,
+                                     line={"dash": dash}), row=1, col=col)
+        fig.update_xaxes(title_text="epoch", row=1, col=col)
+    fig.update_layout(height=300, margin={"l": 10, "r": 10, "t": 30, "b": 10}, legend={"orientation": "h"})
+    return fig
+
+
+def _progress_view(job: TrainingJob) -> None:
+    ev = job.latest
+    if job.state == "loading" or ev is None:
+        st.progress(0.0, text="Loading the dataset…" if job.state == "loading" else "Starting…")
+        return
+    done = min(1.0, (ev.epoch - 1 + ev.batch / max(ev.batches, 1)) / ev.epochs)
+    loss = ev.losses.get("loss", float("nan"))
+    st.progress(done, text=f"Epoch {ev.epoch}/{ev.epochs} · batch {ev.batch}/{ev.batches} · "
+                           f"loss {loss:.4f} · {ev.elapsed:.0f} s elapsed · ETA {ev.eta:.0f} s")
+    if job.history:
+        st.plotly_chart(loss_figure(job.history, job.config.kind), key=f"live_chart_{len(job.history.get('loss', []))}")
+
+
+@st.fragment(run_every=0.5)
+def _live_panel() -> None:
+    job: TrainingJob = st.session_state[JOB]
+    if not job.running:
+        st.rerun(scope="app")  # redraw the whole page: the sidebar gains the new model
+    if job.stop_event.is_set():
+        st.button("Stopping after this batch…", disabled=True, key="job_stop_wait")
+    elif st.button("Stop", key="job_stop", type="secondary", help="Stop after the current batch and keep the best weights"):
+        job.stop()
+    _progress_view(job)
+
+
+def job_panel() -> TrainingJob | None:
+    """Show this session's training job: live while it runs, the outcome once it ended."""
+    job: TrainingJob | None = st.session_state.get(JOB)
+    if job is None:
+        return None
+    if job.running:
+        _live_panel()
+        return job
+    if job.state == "failed":
+        st.error(f"Training failed: {job.error}")
+        return job
+    entry = job.entry
+    m = entry.metrics
+    summary = f"held-out MSE {m['mse']:.4f} · PSNR {m['psnr']:.1f} dB · SSIM {m['ssim']:.3f}"
+    if job.cached:
+        st.success(f"Loaded from the cache: this exact configuration was trained before ({entry.config.describe()}, "
+                   f"key {entry.key}). {summary}")
+    elif job.state == "stopped":
+        st.warning(f"Stopped by you after {len(entry.history.get('loss', []))} epoch(s); kept the best weights "
+                   f"(epoch {entry.best_epoch}). {summary}")
+    else:
+        st.success(f"Trained {entry.config.describe()} in {entry.seconds:.0f} s "
+                   f"({entry.stopped.replace('_', ' ')}, best epoch {entry.best_epoch}). {summary}")
+    if entry.history:
+        st.plotly_chart(loss_figure(entry.history, entry.config.kind), key="final_chart")
+    return job
