@@ -1,0 +1,38 @@
+"""Tests for aecore.jobs: background training, stop, failures reported as messages."""
+
+import pytest
+
+from aecore.cache import ModelCache
+from aecore.config import ModelConfig
+from aecore.jobs import TrainingJob
+
+CFG = ModelConfig(kind="ae", arch="dense", latent_dim=2, epochs=2, hidden_units=(16,), batch_size=64)
+
+
+def test_job_trains_in_the_background_then_serves_the_cache(mnist_small, tmp_path):
+    job = TrainingJob(CFG, lambda: mnist_small, ModelCache(tmp_path)).start()
+    assert job.wait(120) and job.state == "done" and not job.cached
+    assert job.latest is not None and job.latest.phase == "end"
+    assert len(job.history["loss"]) == 2
+    again = TrainingJob(CFG, lambda: mnist_small, ModelCache(tmp_path)).start()
+    assert again.wait(60) and again.cached and again.entry.key == job.entry.key
+
+
+def test_stop_ends_a_long_job_early(mnist_small, tmp_path):
+    job = TrainingJob(CFG.replace(epochs=500, patience=0), lambda: mnist_small, ModelCache(tmp_path)).start()
+    while job.latest is None:
+        assert job.running, job.error
+        job.wait(0.1)
+    job.stop()
+    assert job.wait(60) and job.state == "stopped"
+    assert len(job.history["loss"]) < 500
+
+
+def test_failures_become_messages(tmp_path):
+    def no_data():
+        raise ValueError("Expected a dataset name in ('mnist', ...), received 'nope'.")
+
+    job = TrainingJob(CFG, no_data, ModelCache(tmp_path)).start()
+    assert job.wait(10) and job.state == "failed" and "received 'nope'" in job.error
+    with pytest.raises(ValueError, match="Expected a ModelConfig"):
+        TrainingJob({"kind": "ae"}, no_data)
