@@ -201,6 +201,46 @@ def require_model(entry: Entry | None) -> tuple[Entry, Engine]:
         st.stop()
 
 
+# --- choosing held-out images -------------------------------------------------------
+def parse_indices(text: str, n: int, max_count: int) -> list[int]:
+    """'3, 17,42' -> [3, 17, 42]; ValueError saying what was expected and received."""
+    parts = [p.strip() for p in text.split(",") if p.strip()]
+    bad = [p for p in parts if not (p.isdigit() and int(p) < n)]
+    if not parts or bad:
+        raise ValueError(f"Expected indices in 0..{n - 1}, comma-separated (e.g. 0, 5, 42), "
+                         f"received {', '.join(bad) if bad else repr(text)}.")
+    if len(parts) > max_count:
+        raise ValueError(f"Expected at most {max_count} indices, received {len(parts)}.")
+    return [int(p) for p in parts]
+
+
+def pick_held_out(n_val: int, prefix: str, default_n: int, max_n: int) -> list[int] | None:
+    """Controls for 'how many random images / new random / or these indices'.
+
+    Widget keys are `<prefix>_n`, `<prefix>_new`, `<prefix>_idx`; the random
+    draw's seed is `<prefix>_draw` in session state. Returns sorted indices, or
+    None (with an error shown) when the typed indices are invalid.
+    """
+    seed_key = f"{prefix}_draw"
+    st.session_state.setdefault(seed_key, 0)
+    c1, c2, c3 = st.columns([2, 1, 3])
+    top = min(max_n, n_val)
+    n_show = c1.slider("How many", 1, top, min(default_n, top), key=f"{prefix}_n") if top > 1 else 1
+    if c2.button("New random", key=f"{prefix}_new", help="Draw another random set of held-out images."):
+        st.session_state[seed_key] += 1
+    text = c3.text_input("Or choose held-out indices", key=f"{prefix}_idx",
+                         placeholder=f"e.g. 0, 5, 42 (0..{n_val - 1})",
+                         help="Comma-separated; leave empty for random images.")
+    if text.strip():
+        try:
+            return parse_indices(text, n_val, max_n)
+        except ValueError as e:
+            st.error(str(e))
+            return None
+    rng = np.random.default_rng(st.session_state[seed_key])
+    return sorted(rng.choice(n_val, size=n_show, replace=False).tolist())
+
+
 # --- images -------------------------------------------------------------------------
 def upscale(img: np.ndarray, width: int = 112) -> np.ndarray:
     """(H, W, C) float in [0, 1] -> uint8 (h, w[, 3]) enlarged with nearest neighbour."""

@@ -32,18 +32,6 @@ def heat(err: np.ndarray, vmax: float) -> np.ndarray:
     return _HEAT_STOPS[lo] * (1 - f) + _HEAT_STOPS[lo + 1] * f
 
 
-def parse_indices(text: str, n: int) -> list[int]:
-    """'3, 17,42' -> [3, 17, 42]; ValueError saying what was expected and received."""
-    parts = [p.strip() for p in text.split(",") if p.strip()]
-    bad = [p for p in parts if not (p.isdigit() and int(p) < n)]
-    if not parts or bad:
-        raise ValueError(f"Expected indices in 0..{n - 1}, comma-separated (e.g. 0, 5, 42), "
-                         f"received {', '.join(bad) if bad else repr(text)}.")
-    if len(parts) > MAX_SHOWN:
-        raise ValueError(f"Expected at most {MAX_SHOWN} indices, received {len(parts)}.")
-    return [int(p) for p in parts]
-
-
 @st.cache_resource(show_spinner="Reconstructing the held-out set…", max_entries=4)
 def held_out_reconstructions(key: str):
     """(reconstructions, per-image MSE) of the entry's held-out images, once per model; None without them."""
@@ -86,24 +74,7 @@ if val is None:
             "session), so this section and the worst reconstructions are skipped. Upload the same images on the "
             "Train page to see them, or try your own image below.")
 else:
-    n_val = len(val)
-    st.session_state.setdefault("rec_seed", 0)
-    c1, c2, c3 = st.columns([2, 1, 3])
-    n_show = c1.slider("How many", 1, min(MAX_SHOWN, n_val), min(8, n_val), key="rec_n") if n_val > 1 else 1
-    if c2.button("New random", key="rec_new", help="Draw another random set of held-out images."):
-        st.session_state["rec_seed"] += 1
-    idx_text = c3.text_input("Or choose held-out indices", key="rec_idx",
-                             placeholder=f"e.g. 0, 5, 42 (0..{n_val - 1})",
-                             help="Comma-separated; leave empty for random images.")
-    idx = None
-    if idx_text.strip():
-        try:
-            idx = parse_indices(idx_text, n_val)
-        except ValueError as e:
-            st.error(str(e))
-    else:
-        rng = np.random.default_rng(st.session_state["rec_seed"])
-        idx = sorted(rng.choice(n_val, size=n_show, replace=False).tolist())
+    idx = ui.pick_held_out(len(val), "rec", default_n=8, max_n=MAX_SHOWN)
     if idx is not None:
         recon, errs = held
         st.caption("Originals")

@@ -31,18 +31,6 @@ LEVEL_HELP = {"gaussian": "σ of the Gaussian noise added to every pixel.",
               "masking": "Share of pixels set to black."}
 
 
-def parse_indices(text: str, n: int) -> list[int]:
-    """'3, 17,42' -> [3, 17, 42]; ValueError saying what was expected and received."""
-    parts = [p.strip() for p in text.split(",") if p.strip()]
-    bad = [p for p in parts if not (p.isdigit() and int(p) < n)]
-    if not parts or bad:
-        raise ValueError(f"Expected indices in 0..{n - 1}, comma-separated (e.g. 0, 5, 42), "
-                         f"received {', '.join(bad) if bad else repr(text)}.")
-    if len(parts) > MAX_SHOWN:
-        raise ValueError(f"Expected at most {MAX_SHOWN} indices, received {len(parts)}.")
-    return [int(p) for p in parts]
-
-
 def png_bytes(images: np.ndarray) -> bytes:
     """(N, H, W, C) floats in [0, 1] -> one PNG with the N images side by side, at the model's resolution."""
     a = np.concatenate(list(images), axis=1)
@@ -73,24 +61,8 @@ if source == "Held-out images":
         st.info(f"The held-out images of **{entry.config.dataset}** are not in memory (uploaded data from an earlier "
                 "session). Upload an image instead, or upload the same data again on the Train page.")
     else:
-        n_val = len(val)
-        st.session_state.setdefault("dn_pick_seed", 0)
-        c1, c2, c3 = st.columns([2, 1, 3])
-        n_show = c1.slider("How many", 1, min(MAX_SHOWN, n_val), min(3, n_val), key="dn_n") if n_val > 1 else 1
-        if c2.button("New random", key="dn_new", help="Draw other random held-out images."):
-            st.session_state["dn_pick_seed"] += 1
-        idx_text = c3.text_input("Or choose held-out indices", key="dn_idx",
-                                 placeholder=f"e.g. 0, 5, 42 (0..{n_val - 1})",
-                                 help="Comma-separated; leave empty for random images.")
-        if idx_text.strip():
-            try:
-                idx = parse_indices(idx_text, n_val)
-                clean, names = val.images[idx], [f"#{i}" for i in idx]
-            except ValueError as e:
-                st.error(str(e))
-        else:
-            rng = np.random.default_rng(st.session_state["dn_pick_seed"])
-            idx = sorted(rng.choice(n_val, size=n_show, replace=False).tolist())
+        idx = ui.pick_held_out(len(val), "dn", default_n=3, max_n=MAX_SHOWN)
+        if idx is not None:
             clean, names = val.images[idx], [f"#{i}" for i in idx]
 else:
     up = st.file_uploader("Upload an image (PNG, JPEG, BMP, GIF or WebP)", type=UPLOAD_TYPES, key="dn_upload",
