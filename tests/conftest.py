@@ -52,3 +52,37 @@ def tiny_ae(mnist_small, models_dir):
                       filters=(8, 16), hidden_units=(64,), limit=600)
     entry, _ = train_or_load(cfg, mnist_small, ModelCache(models_dir))
     return entry
+
+
+class MediaFiles:
+    """The files a page handed to Streamlit's media storage, looked up by the URL Streamlit gave them."""
+
+    def __init__(self):
+        self.files = {}  # file id -> MemoryFile (content, mimetype, kind, filename)
+
+    def file(self, url: str):
+        return self.files[url.rsplit("/", 1)[-1].split(".")[0]]
+
+    def __call__(self, url: str) -> bytes:
+        return self.file(url).content
+
+
+@pytest.fixture
+def media(monkeypatch):
+    """Bytes (and names) of every image/file the page hands to Streamlit's media storage, by URL.
+
+    AppTest drops its media storage after each run and protos only carry URLs,
+    so the storage's `load_and_get_id` is wrapped to keep a copy.
+    """
+    from streamlit.runtime.memory_media_file_storage import MemoryMediaFileStorage
+
+    kept = MediaFiles()
+    original = MemoryMediaFileStorage.load_and_get_id
+
+    def keep(self, path_or_data, mimetype, kind, filename=None):
+        file_id = original(self, path_or_data, mimetype, kind, filename)
+        kept.files[file_id] = self.get_file(file_id)
+        return file_id
+
+    monkeypatch.setattr(MemoryMediaFileStorage, "load_and_get_id", keep)
+    return kept

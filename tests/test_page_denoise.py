@@ -1,47 +1,23 @@
 """The Denoise page, run headless with Streamlit's AppTest on the tiny real models."""
 
 import io
-from pathlib import Path
 
 import numpy as np
 import pytest
 from PIL import Image
-from streamlit.testing.v1 import AppTest
 
-PAGE = str(Path(__file__).resolve().parents[1] / "pages" / "3_Denoise.py")
+from pagetest import captions, open_page
 
-
-def captions(at) -> list[str]:
-    """Every image caption on the page, in order."""
-    return [c for el in at.image for c in el.captions]
+PAGE = "3_Denoise.py"
 
 
-def app(monkeypatch, models_dir, entry=None) -> AppTest:
-    monkeypatch.setenv("AECORE_MODELS_DIR", str(models_dir))
-    at = AppTest.from_file(PAGE, default_timeout=120)
-    if entry is not None:
-        at.session_state["active_model_key"] = entry.key
-    return at.run()
-
-
-@pytest.fixture
-def downloads(monkeypatch):
-    """Bytes the page hands to download buttons, by file name (recorded from Streamlit's media storage)."""
-    from streamlit.runtime.memory_media_file_storage import MemoryMediaFileStorage
-
-    seen, original = {}, MemoryMediaFileStorage.load_and_get_id
-
-    def record(self, path_or_data, mimetype, kind, filename=None):
-        if filename:
-            seen[filename] = path_or_data
-        return original(self, path_or_data, mimetype, kind, filename)
-
-    monkeypatch.setattr(MemoryMediaFileStorage, "load_and_get_id", record)
-    return seen
-
-
-def png_size(data: bytes) -> tuple[str, tuple[int, int]]:
-    im = Image.open(io.BytesIO(data))
+def download_png(at, media) -> tuple[str, tuple[int, int]]:
+    """Mode and size of the PNG behind the page's one download button, which must be named denoised.png."""
+    buttons = at.get("download_button")
+    assert len(buttons) == 1
+    file = media.file(buttons[0].proto.url)
+    assert file.filename == "denoised.png"
+    im = Image.open(io.BytesIO(file.content))
     assert im.format == "PNG"
     return im.mode, im.size
 
@@ -64,14 +40,14 @@ def tiny_dae(mnist_small, tmp_path_factory):
 
 
 def test_without_a_model_the_page_says_to_train_first(monkeypatch, tmp_path):
-    at = app(monkeypatch, tmp_path)
+    at = open_page(PAGE, monkeypatch, tmp_path)
     assert not at.exception
     assert any("Train" in i.value for i in at.info)
     assert not at.image and not at.metric and not at.get("download_button")
 
 
-def test_held_out_samples_noise_controls_and_scores(monkeypatch, models_dir, tiny_vae, tiny_ae, downloads):
-    at = app(monkeypatch, models_dir, tiny_ae)
+def test_held_out_samples_noise_controls_and_scores(monkeypatch, models_dir, tiny_vae, tiny_ae, media):
+    at = open_page(PAGE, monkeypatch, models_dir, tiny_ae)
     assert not at.exception, at.exception
     assert at.title[0].value == "Denoise"
     assert any('"dae"' in i.value for i in at.info)  # a plain AE: says a denoising model does best
@@ -87,7 +63,7 @@ def test_held_out_samples_noise_controls_and_scores(monkeypatch, models_dir, tin
     assert caps[0].startswith("Clean #") and caps[1].startswith("Noisy · PSNR")
     assert caps[2].startswith("Denoised · PSNR")
     assert len(at.get("download_button")) == 1
-    assert png_size(downloads["denoised.png"]) == ("L", (3 * 28, 28))  # the three denoised digits side by side
+    assert download_png(at, media) == ("L", (3 * 28, 28))  # the three denoised digits side by side
 
     at.run()  # the same seed gives the same noise
     assert captions(at) == caps
@@ -114,15 +90,15 @@ def test_held_out_samples_noise_controls_and_scores(monkeypatch, models_dir, tin
 
 def test_a_denoising_model_sets_the_defaults(monkeypatch, tiny_dae):
     root, entry = tiny_dae
-    at = app(monkeypatch, root)
+    at = open_page(PAGE, monkeypatch, root)
     assert not at.exception, at.exception
     assert not any('"dae"' in i.value for i in at.info)
     assert at.selectbox(key="dn_noise").value == "masking" and at.slider(key="dn_level").value == pytest.approx(0.5)
     assert "Denoised PSNR" in metric_values(at)
 
 
-def test_upload_bad_and_good_images(monkeypatch, models_dir, tiny_vae, tiny_ae, downloads):
-    at = app(monkeypatch, models_dir, tiny_vae)
+def test_upload_bad_and_good_images(monkeypatch, models_dir, tiny_vae, tiny_ae, media):
+    at = open_page(PAGE, monkeypatch, models_dir, tiny_vae)
     at.radio(key="dn_source").set_value("Upload an image").run()
     assert not at.exception and not at.image and not at.get("download_button")
 
@@ -144,7 +120,7 @@ def test_upload_bad_and_good_images(monkeypatch, models_dir, tiny_vae, tiny_ae, 
     assert caps[0] == "Clean bar.png" and caps[2].startswith("Denoised · PSNR")
     assert metric_values(at)["Denoised PSNR"].endswith(" dB")
     assert at.get("download_button")[0].proto.label == "Download the denoised PNG"
-    assert png_size(downloads["denoised.png"]) == ("L", (28, 28))
+    assert download_png(at, media) == ("L", (28, 28))
 
 
 def test_held_out_images_not_in_memory(monkeypatch, models_dir, tiny_vae, tiny_ae):
@@ -152,7 +128,7 @@ def test_held_out_images_not_in_memory(monkeypatch, models_dir, tiny_vae, tiny_a
     import ui
 
     monkeypatch.setattr(ui, "held_out", lambda entry: None)
-    at = app(monkeypatch, models_dir, tiny_ae)
+    at = open_page(PAGE, monkeypatch, models_dir, tiny_ae)
     assert not at.exception, at.exception
     assert any("not in memory" in i.value for i in at.info)
     assert not at.image and not at.metric

@@ -3,22 +3,15 @@
 import base64
 import io
 import json
-from pathlib import Path
 
 import numpy as np
 from PIL import Image
 from streamlit.testing.v1 import AppTest
 
-PAGE = str(Path(__file__).resolve().parents[1] / "pages" / "4_Latent_Scatter.py")
+from pagetest import captions, open_page
+
+PAGE = "4_Latent_Scatter.py"
 N_HELD_OUT = 120  # the tiny models' held-out set: 20% of 600 digits
-
-
-def app(monkeypatch, models_dir, entry=None) -> AppTest:
-    monkeypatch.setenv("AECORE_MODELS_DIR", str(models_dir))
-    at = AppTest.from_file(PAGE, default_timeout=120)
-    if entry is not None:
-        at.session_state["active_model_key"] = entry.key
-    return at.run()
 
 
 def array(v) -> np.ndarray:
@@ -37,10 +30,6 @@ def chart(at) -> dict:
 def point_traces(spec: dict) -> list[dict]:
     """The held-out point traces (WebGL), without the highlight / upload markers."""
     return [t for t in spec["data"] if t["type"] == "scattergl"]
-
-
-def captions(at) -> list[str]:
-    return [c for el in at.image for c in el.captions]
 
 
 def click(at, point: dict) -> AppTest:
@@ -63,14 +52,14 @@ def click(at, point: dict) -> AppTest:
 
 
 def test_without_a_model_the_page_says_to_train_first(monkeypatch, tmp_path):
-    at = app(monkeypatch, tmp_path)
+    at = open_page(PAGE, monkeypatch, tmp_path)
     assert not at.exception, at.exception
     assert any("Train" in i.value for i in at.info)
     assert not at.get("plotly_chart")
 
 
 def test_scatter_of_a_2d_vae_and_point_details(monkeypatch, models_dir, tiny_vae, tiny_ae):
-    at = app(monkeypatch, models_dir, tiny_vae)
+    at = open_page(PAGE, monkeypatch, models_dir, tiny_vae)
     assert not at.exception, at.exception
     assert at.title[0].value == "Latent Scatter"
     assert not at.radio  # latent size 2: plotted as is, no projection choice
@@ -113,7 +102,7 @@ def test_scatter_of_a_2d_vae_and_point_details(monkeypatch, models_dir, tiny_vae
 
 
 def test_clicking_a_point_selects_it(monkeypatch, models_dir, tiny_vae, tiny_ae):
-    at = app(monkeypatch, models_dir, tiny_vae)
+    at = open_page(PAGE, monkeypatch, models_dir, tiny_vae)
     t = point_traces(chart(at))[2]
     wanted = int(array(t["customdata"])[4])
     at = click(at, {"curve_number": 2, "point_number": 4, "point_index": 4, "x": 0, "y": 0, "customdata": wanted})
@@ -134,7 +123,7 @@ def test_clicking_a_point_selects_it(monkeypatch, models_dir, tiny_vae, tiny_ae)
 
 
 def test_projections_of_a_4d_model(monkeypatch, models_dir, tiny_vae, tiny_ae):
-    at = app(monkeypatch, models_dir, tiny_ae)  # conv AE, latent 4
+    at = open_page(PAGE, monkeypatch, models_dir, tiny_ae)  # conv AE, latent 4
     assert not at.exception, at.exception
     assert at.radio(key="sct_method").options == ["PCA (fast, linear)", "t-SNE (slow, keeps neighbourhoods)"]
     spec = chart(at)
@@ -158,7 +147,7 @@ def test_projections_of_a_4d_model(monkeypatch, models_dir, tiny_vae, tiny_ae):
 
 
 def test_uploads_bad_then_good(monkeypatch, models_dir, tiny_vae, tiny_ae):
-    at = app(monkeypatch, models_dir, tiny_ae)
+    at = open_page(PAGE, monkeypatch, models_dir, tiny_ae)
     at.file_uploader(key="sct_upload").upload("x.png", b"garbage", "image/png").run()
     assert not at.exception
     msg = " ".join(e.value for e in at.error)

@@ -1,34 +1,14 @@
 """The Latent Slider page, run headless with Streamlit's AppTest on real tiny models."""
 
 import io
-from pathlib import Path
 
 import numpy as np
 import pytest
 from PIL import Image
-from streamlit.runtime.memory_media_file_storage import MemoryMediaFileStorage
-from streamlit.testing.v1 import AppTest
 
-PAGE = str(Path(__file__).resolve().parents[1] / "pages" / "5_Latent_Slider.py")
+from pagetest import open_page
 
-
-@pytest.fixture
-def media(monkeypatch):
-    """Bytes of every image/file the page hands to Streamlit's media storage, by file id.
-
-    AppTest drops its media storage after each run and protos only carry URLs,
-    so the storage's `load_and_get_id` is wrapped to keep a copy.
-    """
-    store = {}
-    original = MemoryMediaFileStorage.load_and_get_id
-
-    def keep(self, path_or_data, mimetype, kind, filename=None):
-        file_id = original(self, path_or_data, mimetype, kind, filename)
-        store[file_id] = self.get_file(file_id).content
-        return file_id
-
-    monkeypatch.setattr(MemoryMediaFileStorage, "load_and_get_id", keep)
-    return lambda url: store[url.rsplit("/", 1)[-1].split(".")[0]]
+PAGE = "5_Latent_Slider.py"
 
 
 @pytest.fixture(scope="module")
@@ -43,27 +23,19 @@ def wide_ae(mnist_small, tmp_path_factory):
     return entry, root
 
 
-def app(monkeypatch, models_dir, entry=None) -> AppTest:
-    monkeypatch.setenv("AECORE_MODELS_DIR", str(models_dir))
-    at = AppTest.from_file(PAGE, default_timeout=120)
-    if entry is not None:
-        at.session_state["active_model_key"] = entry.key
-    return at.run()
-
-
 def latent_sliders(at, prefix="sld_z"):
     return [s for s in at.slider if s.key.startswith(prefix)]
 
 
 def test_without_a_model_the_page_says_to_train_first(monkeypatch, tmp_path):
-    at = app(monkeypatch, tmp_path)
+    at = open_page(PAGE, monkeypatch, tmp_path)
     assert not at.exception, at.exception
     assert any("Train" in i.value for i in at.info)
     assert not at.slider and not at.image
 
 
 def test_sliders_decode_sample_reset_and_grid(monkeypatch, models_dir, tiny_vae, tiny_ae, media):
-    at = app(monkeypatch, models_dir, tiny_vae)
+    at = open_page(PAGE, monkeypatch, models_dir, tiny_vae)
     assert not at.exception, at.exception
     assert at.title[0].value == "Latent Slider"
     sliders = latent_sliders(at)
@@ -120,7 +92,7 @@ def test_sliders_decode_sample_reset_and_grid(monkeypatch, models_dir, tiny_vae,
 
 def test_more_than_16_dimensions_gives_16_principal_direction_sliders(monkeypatch, wide_ae):
     entry, root = wide_ae
-    at = app(monkeypatch, root, entry)
+    at = open_page(PAGE, monkeypatch, root, entry)
     assert not at.exception, at.exception
     pcs = latent_sliders(at, "sld_pc")
     assert len(pcs) == 16 and not latent_sliders(at)
@@ -140,7 +112,7 @@ def test_more_than_16_dimensions_gives_16_principal_direction_sliders(monkeypatc
 
 
 def test_uploads_bad_then_good(monkeypatch, models_dir, tiny_vae, tiny_ae):
-    at = app(monkeypatch, models_dir, tiny_ae)  # conv AE, latent 4
+    at = open_page(PAGE, monkeypatch, models_dir, tiny_ae)  # conv AE, latent 4
     assert not at.exception
     assert [s.key for s in latent_sliders(at)] == ["sld_z0", "sld_z1", "sld_z2", "sld_z3"]
     before = [s.value for s in latent_sliders(at)]

@@ -1,42 +1,13 @@
 """The Morph page, run headless with Streamlit's AppTest on real tiny models."""
 
 import io
-from pathlib import Path
 
 import numpy as np
-import pytest
 from PIL import Image
-from streamlit.runtime.memory_media_file_storage import MemoryMediaFileStorage
-from streamlit.testing.v1 import AppTest
 
-PAGE = str(Path(__file__).resolve().parents[1] / "pages" / "6_Morph.py")
+from pagetest import captions, open_page
 
-
-@pytest.fixture
-def media(monkeypatch):
-    """Bytes of every file the page hands to Streamlit's media storage (images, downloads), by URL.
-
-    AppTest drops its media storage after each run and protos only carry URLs,
-    so the storage's `load_and_get_id` is wrapped to keep a copy.
-    """
-    store = {}
-    original = MemoryMediaFileStorage.load_and_get_id
-
-    def keep(self, path_or_data, mimetype, kind, filename=None):
-        file_id = original(self, path_or_data, mimetype, kind, filename)
-        store[file_id] = self.get_file(file_id).content
-        return file_id
-
-    monkeypatch.setattr(MemoryMediaFileStorage, "load_and_get_id", keep)
-    return lambda url: store[url.rsplit("/", 1)[-1].split(".")[0]]
-
-
-def app(monkeypatch, models_dir, entry=None) -> AppTest:
-    monkeypatch.setenv("AECORE_MODELS_DIR", str(models_dir))
-    at = AppTest.from_file(PAGE, default_timeout=120)
-    if entry is not None:
-        at.session_state["active_model_key"] = entry.key
-    return at.run()
+PAGE = "6_Morph.py"
 
 
 def gif_of(at, media) -> Image.Image:
@@ -52,17 +23,17 @@ def png(array: np.ndarray) -> bytes:
 
 
 def test_without_a_model_the_page_says_to_train_first(monkeypatch, tmp_path):
-    at = app(monkeypatch, tmp_path)
+    at = open_page(PAGE, monkeypatch, tmp_path)
     assert not at.exception, at.exception
     assert any("Train" in i.value for i in at.info)
     assert not at.download_button
 
 
 def test_gif_frames_bounce_and_mp4(monkeypatch, models_dir, tiny_vae, tiny_ae, media):
-    at = app(monkeypatch, models_dir, tiny_vae)
+    at = open_page(PAGE, monkeypatch, models_dir, tiny_vae)
     assert not at.exception, at.exception
     assert at.title[0].value == "Morph"
-    caps = [c for el in at.image for c in el.captions]
+    caps = captions(at)
     a_label, b_label = caps[0].split("(")[1], caps[1].split("(")[1]
     assert caps[0].startswith("A: #0 (") and caps[1].startswith("B: #") and a_label != b_label  # B: another class
     assert len([c for c in caps if c.startswith("t = ")]) == 8  # the preview strip
@@ -97,14 +68,14 @@ def test_gif_frames_bounce_and_mp4(monkeypatch, models_dir, tiny_vae, tiny_ae, m
 
 
 def test_choose_by_label_and_upload(monkeypatch, models_dir, tiny_vae, tiny_ae, media):
-    at = app(monkeypatch, models_dir, tiny_ae)
+    at = open_page(PAGE, monkeypatch, models_dir, tiny_ae)
     at.radio(key="mph_src_a").set_value("label").run()
     at.selectbox(key="mph_cls_a").set_value(3).run()
     assert not at.exception
-    first = [c for el in at.image for c in el.captions][0]
+    first = captions(at)[0]
     assert first.startswith("A: #") and first.endswith(" (3)")
     at.radio(key="mph_pick_a").set_value("random").run()
-    assert [c for el in at.image for c in el.captions][0].endswith(" (3)")
+    assert captions(at)[0].endswith(" (3)")
 
     # A bad upload says what was expected and what was received; the page asks for image A.
     at.radio(key="mph_src_b").set_value("upload").run()
@@ -120,4 +91,4 @@ def test_choose_by_label_and_upload(monkeypatch, models_dir, tiny_vae, tiny_ae, 
     at.file_uploader(key="mph_up_b").clear().upload("one.png", png(digit), "image/png").run()
     assert not at.exception and not at.error
     assert gif_of(at, media).n_frames == 30
-    assert any(c == "B: one.png" for el in at.image for c in el.captions)
+    assert "B: one.png" in captions(at)

@@ -1,18 +1,13 @@
 """The Reconstruct page, run headless with Streamlit's AppTest on the tiny real models."""
 
 import io
-from pathlib import Path
 
 import numpy as np
 from PIL import Image
-from streamlit.testing.v1 import AppTest
 
-PAGE = str(Path(__file__).resolve().parents[1] / "pages" / "2_Reconstruct.py")
+from pagetest import captions, open_page
 
-
-def captions(at) -> list[str]:
-    """Every image caption on the page, in order."""
-    return [c for el in at.image for c in el.captions]
+PAGE = "2_Reconstruct.py"
 
 
 def png(pixels: np.ndarray) -> bytes:
@@ -21,23 +16,15 @@ def png(pixels: np.ndarray) -> bytes:
     return buf.getvalue()
 
 
-def app(monkeypatch, models_dir, entry=None) -> AppTest:
-    monkeypatch.setenv("AECORE_MODELS_DIR", str(models_dir))
-    at = AppTest.from_file(PAGE, default_timeout=120)
-    if entry is not None:
-        at.session_state["active_model_key"] = entry.key
-    return at.run()
-
-
 def test_without_a_model_the_page_says_to_train_first(monkeypatch, tmp_path):
-    at = app(monkeypatch, tmp_path)
+    at = open_page(PAGE, monkeypatch, tmp_path)
     assert not at.exception
     assert any("Train" in i.value for i in at.info)
     assert not at.image and not at.metric
 
 
 def test_held_out_images_metrics_and_worst(monkeypatch, models_dir, tiny_vae, tiny_ae):
-    at = app(monkeypatch, models_dir, tiny_vae)
+    at = open_page(PAGE, monkeypatch, models_dir, tiny_vae)
     assert not at.exception, at.exception
     assert at.title[0].value == "Reconstruct"
     values = {m.label: m.value for m in at.metric}
@@ -74,7 +61,7 @@ def test_held_out_images_metrics_and_worst(monkeypatch, models_dir, tiny_vae, ti
 
 
 def test_upload_bad_and_good_images(monkeypatch, models_dir, tiny_vae, tiny_ae):
-    at = app(monkeypatch, models_dir, tiny_ae)  # the conv AE this time
+    at = open_page(PAGE, monkeypatch, models_dir, tiny_ae)  # the conv AE this time
     assert not at.exception
     assert at.metric[3].value == "196.0×"  # 784 / latent 4
 
@@ -109,7 +96,7 @@ def test_held_out_images_not_in_memory(monkeypatch, models_dir, tiny_vae, tiny_a
     import ui
 
     monkeypatch.setattr(ui, "held_out", lambda entry: None)
-    at = app(monkeypatch, models_dir, tiny_vae)
+    at = open_page(PAGE, monkeypatch, models_dir, tiny_vae)
     assert not at.exception, at.exception
     assert any("not in memory" in i.value for i in at.info)
     assert not at.image and at.metric[0].value == f"{tiny_vae.metrics['mse']:.4f}"  # from the cached entry

@@ -1,0 +1,212 @@
+"""One real-browser end-to-end test: `streamlit run app.py` driven by headless Chromium.
+
+The server runs as a subprocess on a free port with a fresh, empty models
+folder and the offline data; Playwright drives the system's Chromium
+($AECORE_BROWSER, default /usr/bin/chromium; Playwright never downloads a
+browser of its own). The test trains a tiny model through the Train page's real
+widgets, moves a latent slider and waits for the new decoded image, then
+downloads the morph GIF and checks that it is animated.
+
+Skipped only when the Chromium binary is missing.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+BROWSER = os.environ.get("AECORE_BROWSER", "/usr/bin/chromium")
+BROWSER_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
+STARTUP_S = 60  # the server must answer /_stcore/health within this
+TRAIN_S = 90  # the tiny model trains in ~10 s on 2 cores; generous for slow CI machines
+
+pytestmark = pytest.mark.skipif(not Path(BROWSER).exists(), reason=f"no Chromium at {BROWSER} (set AECORE_BROWSER)")
+
+
+def _free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _wait_healthy(proc: subprocess.Popen, url: str, log: Path) -> None:
+    deadline = time.monotonic() + STARTUP_S
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"streamlit exited with {proc.returncode}:\n{log.read_text(errors='replace')[-3000:]}")
+        try:
+            with urllib.request.urlopen(url, timeout=2) as r:
+                if r.read().decode().strip() == "ok":
+                    return
+        except OSError:
+            pass
+        time.sleep(0.25)
+    raise RuntimeError(f"{url} did not answer 'ok' within {STARTUP_S} s:\n{log.read_text(errors='replace')[-3000:]}")
+
+
+@pytest.fixture()
+def server(tmp_path):
+    """`streamlit run app.py` on a free port with an empty models folder; yields the base URL."""
+    port = _free_port()
+    models = tmp_path / "models"
+    models.mkdir()
+    env = dict(os.environ)
+    env["AECORE_MODELS_DIR"] = str(models)
+    env.setdefault("AECORE_DATA_DIR", str(ROOT.parent / "shared" / "data"))
+    env.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    log = tmp_path / "streamlit.log"
+    with open(log, "wb") as out:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port),
+             "--server.headless", "true", "--server.address", "127.0.0.1",
+             "--browser.gatherUsageStats", "false"],
+            cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT,
+        )
+    try:
+        base = f"http://127.0.0.1:{port}"
+        _wait_healthy(proc, base + "/_stcore/health", log)
+        yield base, log, models
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(timeout=15)
+
+
+# --- helpers on a Playwright page -----------------------------------------------------------
+def _settle(page, timeout: float = 60_000) -> None:
+    """Wait until the app is connected and no script run is in progress."""
+    page.wait_for_selector("[data-testid=stApp][data-test-connection-state=CONNECTED]", timeout=timeout)
+    page.wait_for_selector("[data-testid=stApp][data-test-script-state=notRunning]", timeout=timeout)
+
+
+def _no_exception(page) -> None:
+    shown = page.locator("[data-testid=stException]")
+    assert shown.count() == 0, shown.first.inner_text()
+
+
+def _select(page, key: str, option: str) -> None:
+    """Pick `option` in the selectbox (a combobox) with widget key `key`."""
+    page.locator(f".st-key-{key} input[role=combobox]").click()
+    page.get_by_role("option").filter(has_text=option).first.click()
+    page.wait_for_function(
+        "([sel, v]) => { const e = document.querySelector(sel); return e && e.value === v; }",
+        arg=[f".st-key-{key} input[role=combobox]", option],
+    )
+
+
+def _type(page, key: str, value) -> None:
+    """Type into the number / text input with widget key `key` and commit with Enter."""
+    box = page.locator(f".st-key-{key} input")
+    box.fill(str(value))
+    box.press("Enter")
+    page.wait_for_function(
+        "([sel, v]) => { const e = document.querySelector(sel); return e && e.value === v; }",
+        arg=[f".st-key-{key} input", str(value)],
+    )
+
+
+def _go(page, base: str, path: str) -> None:
+    """Switch page through the sidebar navigation (same session), wait for the new page's URL."""
+    page.locator(f'[data-testid=stSidebarNav] a[href$="/{path}"]').click()
+    page.wait_for_url(f"{base}/{path}")
+
+
+def test_train_slide_and_download_a_morph_gif(server, tmp_path):
+    from PIL import Image
+    from playwright.sync_api import sync_playwright
+
+    base, log, models = server
+    try:
+        with sync_playwright() as p:
+            browser = p.chromium.launch(executable_path=BROWSER, headless=True, args=BROWSER_ARGS)
+            try:
+                page = browser.new_page(viewport={"width": 1400, "height": 1000}, accept_downloads=True)
+                page.set_default_timeout(30_000)
+
+                # --- Train: a tiny dense VAE through the real widgets -----------------------------
+                page.goto(base + "/Train")
+                page.locator(".st-key-trn_go button").wait_for()
+                _settle(page)
+                _select(page, "trn_kind", "Variational AE (VAE)")
+                page.get_by_text("β (KL weight)").wait_for()  # the VAE's own settings appeared
+                page.locator(".st-key-trn_arch").get_by_text("Dense (MLP)").click()
+                page.wait_for_function(
+                    "() => [...document.querySelectorAll('.st-key-trn_arch input[type=radio]')]"
+                    ".some(e => e.checked && e.value === '1')")
+                _type(page, "trn_latent", 2)
+                _type(page, "trn_epochs", 2)
+                page.locator("[data-testid=stExpander] summary").filter(has_text="Advanced").click()
+                _type(page, "trn_limit", 600)
+                _type(page, "trn_hidden", "32")
+                _settle(page)
+                page.locator(".st-key-trn_go button").click()
+                success = page.locator("[data-testid=stAlertContentSuccess]").filter(has_text="Trained ")
+                success.wait_for(timeout=TRAIN_S * 1000)
+                assert "dense VAE, latent 2, mnist" in success.inner_text()
+                _settle(page)
+                _no_exception(page)
+                (entry,) = models.glob("*.npz")  # the settings typed into the widgets reached the model
+                with np.load(entry, allow_pickle=False) as z:
+                    config = json.loads(str(z["__meta__"]))["config"]
+                assert {k: config[k] for k in ("kind", "arch", "latent_dim", "epochs", "limit", "hidden_units")} == {
+                    "kind": "vae", "arch": "dense", "latent_dim": 2, "epochs": 2, "limit": 600, "hidden_units": [32]}
+
+                # --- Latent Slider: a slider move shows a newly decoded image ----------------------
+                _go(page, base, "Latent_Slider")
+                figure = page.locator("[data-testid=stImage]").filter(has_text="decode(z)")
+                img = figure.locator("img")
+                img.wait_for()
+                slider = page.get_by_role("slider", name="z0")
+                slider.wait_for(state="attached")
+                _settle(page)
+                _no_exception(page)
+                before_src = img.get_attribute("src")
+                before_caption = figure.inner_text()
+                value, hi = float(slider.input_value()), float(slider.get_attribute("max"))
+                slider.focus()
+                slider.press("End" if value < hi else "Home")
+                page.wait_for_function(
+                    "old => { const i = [...document.querySelectorAll('[data-testid=stImage]')]"
+                    ".filter(f => f.innerText.includes('decode(z)')).map(f => f.querySelector('img'))[0];"
+                    " return !!i && i.src !== old && i.complete && i.naturalWidth > 0; }",
+                    arg=before_src, timeout=20_000,
+                )
+                assert figure.inner_text() != before_caption  # the caption shows the new code
+                _settle(page)
+                _no_exception(page)
+
+                # --- Morph: the GIF download is an animated GIF -----------------------------------
+                _go(page, base, "Morph")
+                button = page.locator(".st-key-mph_gif_download button")
+                button.wait_for()
+                _settle(page)
+                _no_exception(page)
+                with page.expect_download() as info:
+                    button.click()
+                download = info.value
+                assert download.suggested_filename.endswith(".gif")
+                target = tmp_path / download.suggested_filename
+                download.save_as(target)
+                data = target.read_bytes()
+                assert data[:4] == b"GIF8"
+                with Image.open(io.BytesIO(data)) as gif:
+                    assert gif.is_animated and gif.n_frames > 1
+            finally:
+                browser.close()
+    except BaseException:
+        print("--- streamlit log ---\n" + log.read_text(errors="replace")[-4000:])
+        raise
