@@ -17,6 +17,7 @@ ARCHS = ("dense", "conv")
 RECON_LOSSES = ("bce", "mse")
 NOISE_TYPES = ("gaussian", "gaussian_hetero", "salt_pepper", "masking")
 SPARSITY_TYPES = ("l1", "kl")
+LR_SCHEDULES = ("constant", "cosine")
 
 # Bumped whenever a change to the model code would make old weights load wrong.
 FORMAT_VERSION = 1
@@ -40,6 +41,9 @@ class ModelConfig:
         epochs: maximum epochs; early stopping may end sooner. Default 20.
         batch_size: images per step. Default 128 (the seeds use 128-256).
         learning_rate: Adam step size. Default 1e-3 (Adam's usual default).
+        lr_schedule: `constant`, or `cosine` (decays to 2% of the rate over
+            `epochs`: converges further in a fixed time budget). Default
+            `constant`.
         seed: seeds weights, shuffling and noise; same config -> same model.
         val_fraction: share of the dataset held out for validation and the
             metrics. Default 0.2 (the seeds' 80/20 split).
@@ -77,6 +81,7 @@ class ModelConfig:
     epochs: int = 20
     batch_size: int = 128
     learning_rate: float = 1e-3
+    lr_schedule: str = "constant"
     seed: int = 0
     val_fraction: float = 0.2
     patience: int = 5
@@ -112,6 +117,7 @@ class ModelConfig:
                 "batch_size an integer in 1..8192", self.batch_size)
         _expect(_is_num(self.learning_rate) and 0 < self.learning_rate <= 1,
                 "learning_rate in (0, 1]", self.learning_rate)
+        _expect(self.lr_schedule in LR_SCHEDULES, f"lr_schedule in {LR_SCHEDULES}", self.lr_schedule)
         _expect(_is_int(self.seed) and self.seed >= 0, "seed an integer >= 0", self.seed)
         _expect(_is_num(self.val_fraction) and 0 < self.val_fraction < 1,
                 "val_fraction in (0, 1)", self.val_fraction)

@@ -298,7 +298,7 @@ class VAE(Autoencoder):
         return {"loss": recon + self.kl_weight * kl / self.pixels, "recon": recon, "kl": kl}
 
 
-def build_model(cfg: ModelConfig, image_shape, compile: bool = True) -> Autoencoder:
+def build_model(cfg: ModelConfig, image_shape, compile: bool = True, steps_per_epoch: int = 1) -> Autoencoder:
     """Build the model a config describes.
 
     Args:
@@ -306,6 +306,7 @@ def build_model(cfg: ModelConfig, image_shape, compile: bool = True) -> Autoenco
         image_shape: (H, W, C) of the training images, H and W in 4..256.
         compile: compile with Adam at `cfg.learning_rate`, ready for `fit`.
             Default True; False for inference and export (no optimizer state).
+        steps_per_epoch: batches per epoch, for the cosine schedule's length.
     Returns:
         an `Autoencoder` or `VAE` with its weights created.
     """
@@ -319,6 +320,9 @@ def build_model(cfg: ModelConfig, image_shape, compile: bool = True) -> Autoenco
     cls = VAE if cfg.kind == "vae" else Autoencoder
     model = cls(cfg.to_dict(), shape)
     if compile:
-        model.compile(optimizer=keras.optimizers.Adam(cfg.learning_rate))
+        lr = cfg.learning_rate
+        if cfg.lr_schedule == "cosine":
+            lr = keras.optimizers.schedules.CosineDecay(lr, decay_steps=max(1, cfg.epochs * steps_per_epoch), alpha=0.02)
+        model.compile(optimizer=keras.optimizers.Adam(lr))
     model(np.zeros((1, *shape), "float32"))  # create the weights
     return model

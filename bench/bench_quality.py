@@ -20,8 +20,9 @@ from aecore.config import ModelConfig
 from aecore.train import train
 
 # The bench model: the app's conv AE at latent 10, trained with a larger step.
-BENCH_AE = ModelConfig(kind="ae", arch="conv", latent_dim=10, epochs=200, patience=0, batch_size=64,
-                       learning_rate=3e-3, filters=(32, 64), hidden_units=(256,), val_fraction=0.2)
+BENCH_AE = ModelConfig(kind="ae", arch="conv", latent_dim=10, epochs=36, patience=0, batch_size=64,
+                       learning_rate=3e-3, lr_schedule="cosine", filters=(32, 64), hidden_units=(256,),
+                       val_fraction=0.2)
 
 
 def pca_mse(train_x: np.ndarray, val_x: np.ndarray, k: int = 10) -> float:

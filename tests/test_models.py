@@ -117,3 +117,16 @@ def test_bad_arguments_say_what_was_expected():
         add_noise(np.zeros((28, 28)), "gaussian", 0.1)
     with pytest.raises(ValueError, match="noise in"):
         add_noise(np.zeros((1, 8, 8, 1)), "pink", 0.1)
+
+
+def test_cosine_schedule_decays_to_two_percent_over_the_run():
+    cfg = ModelConfig(arch="dense", hidden_units=(8,), learning_rate=0.01, lr_schedule="cosine", epochs=4)
+    model = build_model(cfg, (8, 8, 1), steps_per_epoch=10)
+    assert float(model.optimizer.learning_rate) == pytest.approx(0.01)
+    model.optimizer.iterations.assign(20)
+    assert float(model.optimizer.learning_rate) == pytest.approx(0.01 * (0.02 + 0.98 * 0.5), rel=1e-4)
+    model.optimizer.iterations.assign(40)
+    assert float(model.optimizer.learning_rate) == pytest.approx(0.0002, rel=1e-3)
+    constant = build_model(cfg.replace(lr_schedule="constant"), (8, 8, 1), steps_per_epoch=10)
+    constant.optimizer.iterations.assign(40)
+    assert float(constant.optimizer.learning_rate) == pytest.approx(0.01)
