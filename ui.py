@@ -8,7 +8,7 @@ the few pieces they all need live here:
 - `require_model()`: the guard: an info box and a link to Train, then stop.
 - `engine(key)`, `held_out(entry)`, `held_out_codes(key)`: models, data and codes
   behind `st.cache_resource`, so a rerun never reloads or re-encodes them.
-- `show_row`, `upscale`, `read_upload`: image display and upload helpers.
+- `show_row`, `upscale`, `png_data_uri`, `read_upload`: image display and upload helpers.
 - `start_job`, `job_panel`: background training with live curves and a Stop
   button (used by Home's one-click model and by Train).
 
@@ -24,12 +24,15 @@ post-run GC. `model.predict` costs ~50 ms a call, so the pages decode through
 
 from __future__ import annotations
 
+import base64
+import io
 import tempfile
 from pathlib import Path
 
 import numpy as np
 import plotly.graph_objects as go
 import streamlit as st
+from PIL import Image
 from streamlit.errors import StreamlitAPIException
 from plotly.subplots import make_subplots
 
@@ -250,6 +253,13 @@ def upscale(img: np.ndarray, width: int = 112) -> np.ndarray:
     f = max(1, int(round(width / a.shape[1])))
     a = np.repeat(np.repeat(a, f, axis=0), f, axis=1)
     return (a * 255 + 0.5).astype(np.uint8)
+
+
+def png_data_uri(img: np.ndarray, width: int = 56) -> str:
+    """An image as a `data:image/png;base64,...` URI, enlarged like `upscale` (for HTML and components)."""
+    buf = io.BytesIO()
+    Image.fromarray(upscale(img, width)).save(buf, format="PNG")
+    return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode("ascii")
 
 
 def show_row(images, captions=None, width: int = 112) -> None:

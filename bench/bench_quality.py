@@ -39,7 +39,15 @@ def pca_mse(train_x: np.ndarray, val_x: np.ndarray, k: int = 10) -> float:
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--budget", type=float, default=90.0, help="training seconds (default 90)")
+    p.add_argument("--set", nargs="*", default=[], metavar="FIELD=VALUE",
+                   help="override BENCH_AE fields, e.g. --set epochs=30 filters=16,32")
     args = p.parse_args()
+    cfg = BENCH_AE
+    for item in args.set:
+        field, value = item.split("=", 1)
+        current = getattr(cfg, field)
+        cast = (lambda v: tuple(int(x) for x in v.split(","))) if isinstance(current, tuple) else type(current)
+        cfg = cfg.replace(**{field: cast(value)})
     ds, train_ds, val_ds = mnist()
     base = pca_mse(train_ds.images, val_ds.images)
     line("pca10", heldout_mse=base, train_images=len(train_ds), heldout_images=len(val_ds))
@@ -48,11 +56,12 @@ def main() -> None:
     timer = threading.Timer(args.budget, stop.set)
     t0 = time.perf_counter()
     timer.start()
-    res = train(BENCH_AE, ds, stop_event=stop)  # splits ds the same way: the same 8,000 / 2,000
+    res = train(cfg, ds, stop_event=stop)  # splits ds the same way: the same 8,000 / 2,000
     timer.cancel()
     wall = time.perf_counter() - t0
     mse = res.metrics["mse"]
-    line("conv_ae_latent10", heldout_mse=mse, train_seconds=res.seconds, wall_seconds=wall,
+    line("conv_ae_latent10", filters=",".join(map(str, cfg.filters)), hidden=",".join(map(str, cfg.hidden_units)),
+         batch=cfg.batch_size, lr=cfg.learning_rate, schedule=cfg.lr_schedule, heldout_mse=mse, train_seconds=res.seconds, wall_seconds=wall,
          epochs=len(res.history["loss"]), best_epoch=res.best_epoch)
     ratio = mse / base
     line("conv_ae_vs_pca10", ratio=ratio, target="<=0.40", met=ratio <= 0.40)

@@ -270,15 +270,16 @@ def main(argv=None) -> None:
                 page = browser.new_page(viewport={"width": 1400, "height": 1000})
                 page.set_default_timeout(60_000)
                 page.goto(server.base + "/Latent_Slider")
-                page.get_by_role("slider", name="z0").wait_for(state="attached")
+                # the first run of a session imports TensorFlow, loads the model and encodes the held-out set
+                page.get_by_role("slider", name="z0").wait_for(state="attached", timeout=180_000)
                 settle(page)
                 if key:
                     choose_model(page, key)
-                caption = page.locator("[data-testid=stCaptionContainer]").filter(has_text="one slider per").first
+                active = page.locator(".st-key-sidebar_model input[role=combobox]").input_value()
                 print(f"python {platform.python_version()} · streamlit {streamlit.__version__} · "
                       f"chromium {browser.version} (headless) · playwright "
                       f"{__import__('importlib.metadata').metadata.version('playwright')} · {os.cpu_count()} CPUs")
-                print(f"model: {caption.inner_text().split(' — ')[0]}")
+                print(f"model: {active}")
                 pause = args.pause_ms / 1000
                 measure_slider(page, 3, pause)  # warm-up (first decode, image element, caches)
                 slider = measure_slider(page, args.moves, pause)

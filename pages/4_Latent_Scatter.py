@@ -2,13 +2,15 @@
 
 The held-out set is encoded once (cached), projected to 2-D (as is for a
 latent size of 2, else PCA or t-SNE, cached per model, method and point
-count) and drawn as a WebGL scatter coloured by label. Hovering shows a
-point's index, label and reconstruction error; clicking a point (or typing its
-number) shows its image, its reconstruction and its nearest neighbours in the
-full code space. An uploaded image can be placed on the map too.
+count) and drawn as a WebGL scatter coloured by label. Hovering a point shows
+its image (with its index, label and reconstruction error); clicking a point
+(or typing its number) shows its image, its reconstruction and its nearest
+neighbours in the full code space. An uploaded image can be placed on the map too.
 
-Plotly's hover labels are plain text: they cannot show an image, so the
-point's pictures appear below the chart on click instead.
+Plotly's hover labels are plain text and cannot show an image, so a tiny inline
+component (`HOVER_JS`, no build step) hooks the chart's `plotly_hover` events in
+the browser and floats the point's picture, sent along as PNG data URIs, next
+to the cursor.
 """
 
 import numpy as np
@@ -31,6 +33,73 @@ PALETTE = qualitative.Plotly + qualitative.Dark24 + qualitative.Light24
 METHODS = {"pca": "PCA (fast, linear)", "tsne": "t-SNE (slow, keeps neighbourhoods)"}
 POINT = "sct_point"  # the number input; a click on the chart sets it
 TRACES = "sct_traces"  # held-out indices of each chart trace, for mapping clicks back to points
+CHART = "sct_chart"
+THUMB = 56  # hover image width in pixels (PNG; shown at twice that size, pixelated)
+
+# Runs in the app page: finds the st.plotly_chart keyed `data.chart` (Streamlit gives a keyed element's
+# container the class st-key-<key>), hooks its plotly_hover / plotly_unhover once per chart div (polling,
+# so a re-created div is hooked again) and shows `data.images[held-out index]` in a floating panel.
+HOVER_JS = """
+export default function ({ data, parentElement }) {
+  const doc = parentElement.ownerDocument || document;
+  let panel = doc.getElementById("sct-hover-panel");
+  if (!panel) {
+    panel = doc.createElement("div");
+    panel.id = "sct-hover-panel";
+    panel.style.cssText = "position:fixed;z-index:100000;display:none;pointer-events:none;padding:6px;" +
+      "border:1px solid rgba(128,128,128,.5);border-radius:6px;box-shadow:0 2px 10px rgba(0,0,0,.3);" +
+      "font:12px sans-serif;text-align:center";
+    panel.innerHTML = '<img alt="" style="display:block;margin:auto;image-rendering:pixelated">' +
+      '<div style="margin-top:4px;white-space:nowrap"></div>';
+    doc.body.appendChild(panel);
+  }
+  const img = panel.querySelector("img"), caption = panel.querySelector("div");
+  const hide = () => { panel.style.display = "none"; };
+  const place = (x, y) => {  // above the cursor (Plotly's own label sits beside the point), kept on screen
+    if (x === undefined) return;
+    const w = panel.offsetWidth, h = panel.offsetHeight, vw = doc.documentElement.clientWidth;
+    const top = y - h - 18 >= 0 ? y - h - 18 : y + 18;
+    panel.style.left = Math.max(4, Math.min(x - w / 2, vw - w - 4)) + "px";
+    panel.style.top = top + "px";
+  };
+  const show = (gd, ev) => {
+    const d = gd.__sctHover, pt = ev && ev.points && ev.points[0];
+    if (!d || !pt) return hide();
+    let id = pt.customdata;
+    if (Array.isArray(id)) id = id[0];
+    if (id === undefined || id === null) id = ((d.traces || [])[pt.curveNumber] || [])[pt.pointNumber];
+    const src = id === undefined ? undefined : d.images[String(id)];
+    if (!src) return hide();
+    img.src = src;
+    img.style.width = 2 * d.width + "px";
+    caption.textContent = d.captions[String(id)] || "";
+    const bg = getComputedStyle(gd.closest(".stApp") || doc.body);
+    panel.style.background = bg.backgroundColor || "#fff";
+    panel.style.color = bg.color || "#31333f";
+    panel.style.display = "block";
+    const e = ev.event && ev.event.clientX !== undefined ? ev.event : gd.__sctMouse || {};
+    place(e.clientX, e.clientY);
+  };
+  const hook = () => {
+    const gd = doc.querySelector("." + CSS.escape("st-key-" + data.chart) + " .js-plotly-plot");
+    if (!gd || typeof gd.on !== "function") return;
+    gd.__sctHover = data;  // the latest points, read at hover time
+    if (gd.__sctHooked) return;
+    gd.__sctHooked = true;
+    gd.on("plotly_hover", (ev) => show(gd, ev));
+    gd.on("plotly_unhover", hide);
+    gd.addEventListener("mouseleave", hide);
+    gd.addEventListener("mousemove", (e) => {
+      gd.__sctMouse = { clientX: e.clientX, clientY: e.clientY };
+      if (panel.style.display !== "none") place(e.clientX, e.clientY);
+    });
+  };
+  hook();
+  const timer = setInterval(hook, 500);
+  return () => { clearInterval(timer); hide(); };
+}
+"""
+hover_images = st.components.v2.component("latent_scatter_hover_images", js=HOVER_JS, isolate_styles=False)
 
 
 def subset(n_total: int, n: int) -> np.ndarray:
@@ -50,6 +119,12 @@ def projected(key: str, method: str, n: int, _codes: np.ndarray) -> np.ndarray:
 
 
 @st.cache_data(show_spinner=False, max_entries=8)
+def thumbnails(key: str, n: int, _images: np.ndarray) -> list[str]:
+    """PNG data URIs (THUMB px wide) of the `n` drawn held-out images of model `key`, in `subset` order."""
+    return [ui.png_data_uri(_images[i], THUMB) for i in subset(len(_images), n)]
+
+
+@st.cache_data(show_spinner=False, max_entries=8)
 def held_out_errors(key: str, _images: np.ndarray) -> np.ndarray:
     """Per-image reconstruction MSE of the held-out images of model `key`."""
     return eng.errors(_images)
@@ -66,7 +141,7 @@ def place(z: np.ndarray, codes: np.ndarray) -> np.ndarray:
 
 def on_select() -> None:
     """Chart callback: a clicked point becomes the 'Show point #' value (before that widget is drawn)."""
-    event = st.session_state.get("sct_chart") or {}
+    event = st.session_state.get(CHART) or {}
     points = (event.get("selection") or {}).get("points") or []
     if not points:
         return
@@ -109,7 +184,8 @@ def label_of(i: int) -> str:
 
 st.caption(f"**{entry.config.describe()}** — each dot is one of the {N:,} held-out images, placed by its "
            f"{D}-number code" + (" (drawn as it is)." if D <= 2 else ", projected to 2-D.")
-           + " Hover for index, label and reconstruction error; click a dot to see its image.")
+           + " Hover a dot to see its image, index, label and reconstruction error; click it for its "
+           "reconstruction and nearest neighbours.")
 
 # --- controls -------------------------------------------------------------------------
 c1, c2 = st.columns([1, 1])
@@ -206,8 +282,16 @@ fig.update_layout(height=620, margin=dict(l=10, r=10, t=30, b=10), legend_title_
                   title=dict(font=dict(size=14), text=f"{n:,} of {N:,} held-out codes · "
                                                            f"{METHODS[method].split(' ')[0] if D > 2 else 'raw'}"))
 st.session_state[TRACES] = traces
-st.plotly_chart(fig, key="sct_chart", on_select=on_select, selection_mode="points",
+st.plotly_chart(fig, key=CHART, on_select=on_select, selection_mode="points",
                 config={"displaylogo": False, "scrollZoom": True})
+
+# The hover images: one small PNG per held-out point on the chart (the dots and a marked point), by index.
+shown = sorted({i for t in traces for i in t})
+pics = dict(zip(idx.tolist(), thumbnails(entry.key, n, val.images)))
+pics.update({i: ui.png_data_uri(val.images[i], THUMB) for i in shown if i not in pics})
+hover_images(key="sct_hover", data={"chart": CHART, "width": THUMB, "traces": traces,
+                                    "images": {str(i): pics[i] for i in shown},
+                                    "captions": {str(i): f"#{i} · {label_of(i)}" for i in shown}})
 
 # --- the chosen point: original, reconstruction, neighbours --------------------------------------
 c1, c2 = st.columns([1, 1])

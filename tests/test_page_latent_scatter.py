@@ -32,6 +32,29 @@ def point_traces(spec: dict) -> list[dict]:
     return [t for t in spec["data"] if t["type"] == "scattergl"]
 
 
+def hover_images(at) -> dict:
+    """What the page hands its hover-image component: {"chart", "width", "traces", "images", "captions"}."""
+    comps = at.get("bidi_component")
+    assert len(comps) == 1
+    proto = comps[0].proto
+    assert proto.component_name == "latent_scatter_hover_images" and not proto.isolate_styles  # runs in the app page
+    assert "plotly_hover" in proto.js_content and "st-key-" in proto.js_content
+    return json.loads(proto.json)
+
+
+def png(uri: str) -> Image.Image:
+    head = "data:image/png;base64,"
+    assert uri.startswith(head)
+    img = Image.open(io.BytesIO(base64.b64decode(uri[len(head):])))
+    assert img.format == "PNG"
+    return img
+
+
+def plotted_ids(spec: dict) -> list[int]:
+    """The held-out indices on the chart: the dots and a marked point (the upload's star has none)."""
+    return sorted({int(i) for t in spec["data"] if "customdata" in t for i in array(t["customdata"])})
+
+
 def click(at, point: dict) -> AppTest:
     """Simulate a click on the chart: AppTest has no API for Plotly selections, so the chart's widget
     state (the JSON the frontend would send) is added to the next run's widget states."""
@@ -82,9 +105,25 @@ def test_scatter_of_a_2d_vae_and_point_details(monkeypatch, models_dir, tiny_vae
     t0 = traces[0]
     np.testing.assert_allclose(array(t0["x"]), codes[array(t0["customdata"]), 0], rtol=1e-5, atol=1e-5)
 
+    # Hover images: one 56 px PNG of each plotted point, keyed by its held-out index, for the chart.
+    import ui
+
+    hov = hover_images(at)
+    assert hov["chart"] == "sct_chart" and hov["width"] == 56
+    assert sorted(map(int, hov["images"])) == list(range(N_HELD_OUT)) == sorted(map(int, hov["captions"]))
+    assert hov["traces"] == [array(t["customdata"]).tolist() for t in traces]  # (trace, point) -> index
+    for i in (0, 7, N_HELD_OUT - 1):
+        img = png(hov["images"][str(i)])
+        assert img.size == (56, 56) and img.mode == "L"
+        np.testing.assert_array_equal(np.asarray(img), ui.upscale(val.images[i], 56))  # this point's image
+        assert hov["captions"][str(i)] == f"#{i} · {val.labels[i]}"
+    assert all(png(u).size == (56, 56) for u in hov["images"].values())
+
     at.slider(key="sct_n").set_value(50).run()
     assert not at.exception
     assert sum(len(array(t["x"])) for t in point_traces(chart(at))) == 50
+    hov = hover_images(at)
+    assert sorted(map(int, hov["images"])) == plotted_ids(chart(at)) and len(hov["images"]) == 50
 
     # "Show point #": original, reconstruction and its nearest neighbours in code space.
     at.number_input(key="sct_point").set_value(7).run()
@@ -97,6 +136,9 @@ def test_scatter_of_a_2d_vae_and_point_details(monkeypatch, models_dir, tiny_vae
     assert [int(c.split("#")[1].split(" ")[0]) for c in neighbours] == expected.tolist()
     marker = [t for t in chart(at)["data"] if t["name"] == "#7"]
     assert len(marker) == 1 and np.allclose(marker[0]["x"], codes[7, 0], atol=1e-5)
+    hov = hover_images(at)  # the marked point has its hover image, even when it is not among the 50 dots
+    assert sorted(map(int, hov["images"])) == plotted_ids(chart(at)) and "7" in hov["images"]
+    np.testing.assert_array_equal(np.asarray(png(hov["images"]["7"])), ui.upscale(val.images[7], 56))
     at.slider(key="sct_k").set_value(3).run()
     assert len(captions(at)) == 2 + 3
 
@@ -137,6 +179,7 @@ def test_projections_of_a_4d_model(monkeypatch, models_dir, tiny_vae, tiny_ae):
     assert spec["layout"]["xaxis"]["title"]["text"] == "t-SNE 1"
     tsne_x = np.concatenate([array(t["x"]) for t in point_traces(spec)])
     assert len(tsne_x) == N_HELD_OUT and not np.allclose(np.sort(tsne_x), np.sort(pca_x))
+    assert sorted(map(int, hover_images(at)["images"])) == list(range(N_HELD_OUT))
 
     at.number_input(key="sct_point").set_value(0).run()  # details work under t-SNE too
     assert not at.exception and captions(at)[0].startswith("original #0 ")
@@ -161,6 +204,8 @@ def test_uploads_bad_then_good(monkeypatch, models_dir, tiny_vae, tiny_ae):
     at.file_uploader(key="sct_upload").clear().upload("one.png", buf.getvalue(), "image/png").run()
     assert not at.exception and not at.error
     assert [t["name"] for t in chart(at)["data"]][-1] == "your image"  # a star on the PCA map
+    hov = hover_images(at)
+    assert hov["traces"][-1] == [] and len(hov["images"]) == N_HELD_OUT  # the star has no held-out image
     caps = captions(at)
     assert caps[0] == "one.png" and caps[1].startswith("reconstruction · MSE ")
     assert len(caps) == 2 + 6 and all(c.startswith("#") and " · d " in c for c in caps[2:])
