@@ -255,10 +255,17 @@ def upscale(img: np.ndarray, width: int = 112) -> np.ndarray:
     return (a * 255 + 0.5).astype(np.uint8)
 
 
-def png_data_uri(img: np.ndarray, width: int = 56) -> str:
-    """An image as a `data:image/png;base64,...` URI, enlarged like `upscale` (for HTML and components)."""
+def png_data_uri(img: np.ndarray, width: int | None = 56) -> str:
+    """An image as a `data:image/png;base64,...` URI.
+
+    Float images in [0, 1] are enlarged like `upscale` to `width`; uint8
+    images (already display-ready, e.g. from `aecore.media.grid_image`) are
+    encoded as they are. `st.image` shows a data URI inline, with no second
+    request for the picture: the latency path of the sliders.
+    """
+    a = img if img.dtype == np.uint8 else upscale(img, width)
     buf = io.BytesIO()
-    Image.fromarray(upscale(img, width)).save(buf, format="PNG")
+    Image.fromarray(a).save(buf, format="PNG")
     return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode("ascii")
 
 

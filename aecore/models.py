@@ -125,10 +125,10 @@ def build_encoder(cfg: ModelConfig, image_shape: tuple[int, int, int], n_out: in
     x = inputs = keras.Input(shape=image_shape, name="image")
     if cfg.arch == "conv":
         for f, s in zip(cfg.filters, conv_strides(h, w, len(cfg.filters))):
-            x = layers.Conv2D(f, 3, strides=s, padding="same", activation="relu")(x)
+            x = layers.Conv2D(f, 3, strides=s, padding="same", activation=cfg.activation)(x)
     x = layers.Flatten()(x)
     for units in cfg.hidden_units:
-        x = layers.Dense(units, activation="relu")(x)
+        x = layers.Dense(units, activation=cfg.activation)(x)
     if cfg.kind == "vae":
         outputs = [layers.Dense(cfg.latent_dim, name="z_mean")(x), layers.Dense(cfg.latent_dim, name="z_log_var")(x)]
     else:
@@ -143,11 +143,11 @@ def build_decoder(cfg: ModelConfig, image_shape: tuple[int, int, int]) -> keras.
     h, w, c = image_shape
     x = inputs = keras.Input(shape=(cfg.latent_dim,), name="code")
     for units in reversed(cfg.hidden_units):
-        x = layers.Dense(units, activation="relu")(x)
+        x = layers.Dense(units, activation=cfg.activation)(x)
     if cfg.arch == "conv":
         strides = conv_strides(h, w, len(cfg.filters))
         down = int(np.prod(strides))
-        x = layers.Dense((h // down) * (w // down) * cfg.filters[-1], activation="relu")(x)
+        x = layers.Dense((h // down) * (w // down) * cfg.filters[-1], activation=cfg.activation)(x)
         x = layers.Reshape((h // down, w // down, cfg.filters[-1]))(x)
         # Mirror of the encoder; each stage outputs the channels of the stage
         # before it, and the last one outputs the image itself. Up-sampling
@@ -157,7 +157,7 @@ def build_decoder(cfg: ModelConfig, image_shape: tuple[int, int, int]) -> keras.
         for i, s in enumerate(reversed(strides)):
             last = i == len(strides) - 1
             x = layers.Conv2DTranspose(c if last else outs[i], 3, strides=s, padding="same",
-                                       activation="sigmoid" if last else "relu",
+                                       activation="sigmoid" if last else cfg.activation,
                                        name="image" if last else None)(x)
     else:
         x = layers.Dense(h * w * c, activation="sigmoid")(x)

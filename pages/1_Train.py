@@ -65,6 +65,7 @@ with st.expander("Advanced"):
         extra["recon_loss"] = c3.selectbox("Reconstruction loss", ["bce", "mse"], key="trn_recon")
     lr_schedule = c1.selectbox("Learning-rate schedule", ["constant", "cosine"], key="trn_schedule",
                                help="cosine decays the rate over the epochs: better results in a fixed time")
+    activation = c2.selectbox("Activation", ["elu", "relu", "gelu"], key="trn_activation")
     force = st.checkbox("Retrain even if this configuration is cached", key="trn_force")
 
 upload_ds = None
@@ -93,7 +94,8 @@ try:
     config = ModelConfig(
         dataset=upload_ds.name if upload_ds is not None else dataset_choice, kind=kind, arch=arch,
         latent_dim=int(latent_dim), epochs=int(epochs), batch_size=int(batch_size),
-        learning_rate=float(learning_rate), lr_schedule=lr_schedule, seed=int(seed), patience=int(patience),
+        learning_rate=float(learning_rate), lr_schedule=lr_schedule, activation=activation, seed=int(seed),
+        patience=int(patience),
         limit=int(limit) or None,
         val_fraction=float(val_fraction), filters=tuple(int(f) for f in filters.split(",") if f.strip()),
         hidden_units=tuple(int(h) for h in hidden.split(",") if h.strip()), **extra,

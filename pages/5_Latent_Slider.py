@@ -194,7 +194,8 @@ def explorer(axes: Axes, codes) -> None:
     img = eng.decode_one(z)
     st.session_state[LAST_IMAGE] = img
     shown = ", ".join(f"{v:.2f}" for v in z[:8]) + (", …" if len(z) > 8 else "")
-    right.image(ui.upscale(img, SHOW_PX), caption=f"decode(z), z = [{shown}]", width=SHOW_PX)
+    # A data URI travels inside the rerun's message: no second request for the picture.
+    right.image(ui.png_data_uri(img, SHOW_PX), caption=f"decode(z), z = [{shown}]", width=SHOW_PX)
 
     st.subheader("Manifold grid")
     if D < 2:
@@ -222,7 +223,7 @@ def explorer(axes: Axes, codes) -> None:
         images, _, _ = eng.grid((dx, dy), (-lim, lim), int(n), base=z)
         h, w = eng.image_shape[:2]
         up_f = max(1, min(16, round(GRID_PX / (int(n) * w))))
-        memo = (params, media.grid_image(images, ncols=int(n), pad=1, upscale=up_f), len(images))
+        memo = (params, ui.png_data_uri(media.grid_image(images, ncols=int(n), pad=1, upscale=up_f)), len(images))
         st.session_state["sld_grid_memo"] = memo
     _, grid, tiles = memo
     st.image(grid, caption=f"{n}×{n} = {tiles} decoded codes · x: z{dx} from −{lim:g} (left) to +{lim:g} (right)"

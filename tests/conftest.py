@@ -55,7 +55,8 @@ def tiny_ae(mnist_small, models_dir):
 
 
 class MediaFiles:
-    """The files a page handed to Streamlit's media storage, looked up by the URL Streamlit gave them."""
+    """The files a page handed to Streamlit's media storage, looked up by the URL Streamlit gave them
+    (data URIs carry their bytes themselves)."""
 
     def __init__(self):
         self.files = {}  # file id -> MemoryFile (content, mimetype, kind, filename)
@@ -64,6 +65,10 @@ class MediaFiles:
         return self.files[url.rsplit("/", 1)[-1].split(".")[0]]
 
     def __call__(self, url: str) -> bytes:
+        if url.startswith("data:"):  # an inline image (st.image of a data URI): the bytes are in the URL
+            import base64
+
+            return base64.b64decode(url.split(",", 1)[1])
         return self.file(url).content
 
 
