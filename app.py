@@ -1,47 +1,18 @@
-"""Home: what the app does, the cached models, and a one-click default model."""
+"""Entry point: `streamlit run app.py`.
+
+Declares the navigation, so the sidebar says "Home" (not the file name) and
+every page has its title and icon; the home page itself is `home.py`, the
+others are in `pages/`.
+"""
 
 import streamlit as st
 
-import ui
-from aecore.config import QUICKSTART
-from aecore.data import load_dataset
-
-ui.setup("Home")
-entry = ui.model_picker()
-
-st.title("🧭 Latent Explorer")
-st.markdown(
-    "Train autoencoders on images — MNIST, Fashion-MNIST, Olivetti faces, scikit-learn's digits, "
-    "or **your own pictures** — then explore what they learned: reconstructions and their worst cases, "
-    "denoising of your uploads, the latent space as a scatter, live latent sliders with a manifold grid, "
-    "and morph animations you can download as GIF or MP4."
-)
-
-cols = st.columns(3)
-cols[0].page_link("pages/1_Train.py", label="Train", icon="🏋️", help="Dense / conv AE, denoising, sparse, VAE")
-cols[0].page_link("pages/2_Reconstruct.py", label="Reconstruct", icon="🔁")
-cols[1].page_link("pages/3_Denoise.py", label="Denoise", icon="🧽")
-cols[1].page_link("pages/4_Latent_Scatter.py", label="Latent Scatter", icon="🌌")
-cols[2].page_link("pages/5_Latent_Slider.py", label="Latent Slider", icon="🎚️")
-cols[2].page_link("pages/6_Morph.py", label="Morph", icon="🎞️")
-
-st.subheader("Start here")
-st.write(f"One click trains the default model — a **{QUICKSTART.describe()}** — on this machine's CPU in "
-         "about a minute, with live curves. Every page then works with it.")
-busy = st.session_state.get(ui.JOB) is not None and st.session_state[ui.JOB].running
-if st.button("Train the default model", type="primary", key="home_quickstart", disabled=busy):
-    ui.start_job(QUICKSTART, lambda: load_dataset(QUICKSTART.dataset))
-ui.job_panel()
-
-st.subheader("Cached models")
-entries = ui.list_entries()
-if not entries:
-    st.info("No trained model yet: use the button above, or the Train page for any kind and dataset.")
-else:
-    st.dataframe(
-        [{"model": e.config.describe(), "key": e.key, "epochs": len(e.history.get("loss", [])),
-          "MSE": round(e.metrics.get("mse", float("nan")), 4), "PSNR dB": round(e.metrics.get("psnr", float("nan")), 2),
-          "SSIM": round(e.metrics.get("ssim", float("nan")), 3), "train s": round(e.seconds)} for e in entries],
-        hide_index=True, width="stretch",
-    )
-    st.caption(f"Stored in `{ui.model_cache().root}` · manage them on the Train page.")
+st.navigation([
+    st.Page("home.py", title="Home", icon="🧭", default=True),
+    st.Page("pages/1_Train.py", title="Train", icon="🏋️"),
+    st.Page("pages/2_Reconstruct.py", title="Reconstruct", icon="🔁"),
+    st.Page("pages/3_Denoise.py", title="Denoise", icon="🧽"),
+    st.Page("pages/4_Latent_Scatter.py", title="Latent Scatter", icon="🌌"),
+    st.Page("pages/5_Latent_Slider.py", title="Latent Slider", icon="🎚️"),
+    st.Page("pages/6_Morph.py", title="Morph", icon="🎞️"),
+]).run()

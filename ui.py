@@ -169,8 +169,9 @@ def model_picker() -> Entry | None:
         st.session_state[ACTIVE] = st.session_state["sidebar_model"]
 
     st.session_state["sidebar_model"] = st.session_state[ACTIVE]
-    st.sidebar.selectbox("Model", keys, key="sidebar_model", format_func=lambda k: by_key[k].label(),
-                         on_change=_changed)
+    st.sidebar.selectbox("Model", keys, key="sidebar_model", on_change=_changed,
+                         format_func=lambda k: f"{k[:6]} · MSE {by_key[k].metrics.get('mse', float('nan')):.4f}"
+                                               f" · {by_key[k].config.describe()}")
     entry = by_key[st.session_state[ACTIVE]]
     m = entry.metrics
     st.sidebar.caption(

@@ -7,7 +7,7 @@ Targets (issue #2), PSNR on held-out MNIST digits:
   noisy held-out images (the first 200), then scored on all of them.
 The noise is the app's own (`aecore.models.add_noise`, clipped to [0, 1]).
 
-    python bench/bench_denoise.py [--budget 120]
+    python bench/bench_denoise.py [--budget 300]
 """
 
 import argparse
@@ -26,8 +26,11 @@ from aecore.models import add_noise
 from aecore.train import train
 
 SIGMA = 0.3
-BENCH_DAE = ModelConfig(kind="dae", arch="conv", noise="gaussian", noise_level=SIGMA, latent_dim=32, epochs=200,
-                        patience=0, batch_size=64, learning_rate=3e-3, filters=(32, 64), hidden_units=(256,))
+# A conv denoising AE with room in its code (64) for detail; the issue sets no time limit here, so it
+# trains 50 epochs (about 4 minutes on 2 cores) with a cosine schedule.
+BENCH_DAE = ModelConfig(kind="dae", arch="conv", noise="gaussian", noise_level=SIGMA, latent_dim=64, epochs=50,
+                        patience=0, batch_size=64, learning_rate=2e-3, lr_schedule="cosine", filters=(32, 64),
+                        hidden_units=(256,))
 
 
 def per_image(fn, noisy: np.ndarray) -> np.ndarray:
@@ -37,15 +40,16 @@ def per_image(fn, noisy: np.ndarray) -> np.ndarray:
 FILTERS = {
     "median": (lambda p: (lambda im: ndimage.median_filter(im, size=p)), [2, 3, 4, 5]),
     "gaussian": (lambda p: (lambda im: ndimage.gaussian_filter(im, sigma=p)), [0.5, 0.7, 0.9, 1.1, 1.4, 1.8]),
-    "total_variation": (lambda p: (lambda im: denoise_tv_chambolle(im, weight=p)), [0.05, 0.1, 0.15, 0.2, 0.3, 0.45]),
+    "total_variation": (lambda p: (lambda im: denoise_tv_chambolle(im, weight=p)),
+                        [0.02, 0.05, 0.1, 0.15, 0.2, 0.3, 0.45]),
     "nl_means": (lambda p: (lambda im: denoise_nl_means(im, h=p, sigma=SIGMA, patch_size=3, patch_distance=4,
-                                                         fast_mode=True)), [0.1, 0.15, 0.2, 0.25, 0.3, 0.4]),
+                                                         fast_mode=True)), [0.03, 0.05, 0.07, 0.1, 0.15, 0.2, 0.3]),
 }
 
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--budget", type=float, default=120.0, help="DAE training seconds (default 120)")
+    p.add_argument("--budget", type=float, default=300.0, help="DAE training seconds at most (default 300)")
     args = p.parse_args()
     ds, _, val_ds = mnist()
     clean = val_ds.images

@@ -1,4 +1,4 @@
-"""AppTest of the home page (app.py): empty state, the one-click default model
+"""AppTest of the home page (home.py, reached through the entry point app.py): empty state, the one-click default model
 (started for real, then stopped to keep the suite short), and the model table."""
 
 from pathlib import Path
