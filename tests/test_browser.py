@@ -4,8 +4,9 @@ The server runs as a subprocess on a free port with a fresh, empty models
 folder and the offline data; Playwright drives the system's Chromium
 ($AECORE_BROWSER, default /usr/bin/chromium; Playwright never downloads a
 browser of its own). The test trains a tiny model through the Train page's real
-widgets, moves a latent slider and waits for the new decoded image, then
-downloads the morph GIF and checks that it is animated.
+widgets, moves a latent slider and waits for the new decoded image, hovers a
+point of the latent scatter and sees its picture, then downloads the morph GIF
+and checks that it is animated.
 
 Skipped only when the Chromium binary is missing.
 """
@@ -125,7 +126,7 @@ def _go(page, base: str, path: str) -> None:
     page.wait_for_url(f"{base}/{path}")
 
 
-def test_train_slide_and_download_a_morph_gif(server, tmp_path):
+def test_train_slide_hover_and_download_a_morph_gif(server, tmp_path):
     from PIL import Image
     from playwright.sync_api import sync_playwright
 
@@ -141,6 +142,9 @@ def test_train_slide_and_download_a_morph_gif(server, tmp_path):
                 page.goto(base + "/Train")
                 page.locator(".st-key-trn_go button").wait_for()
                 _settle(page)
+                nav = page.locator("[data-testid=stSidebarNav]").inner_text()
+                titles = ["Home", "Train", "Reconstruct", "Denoise", "Latent Scatter", "Latent Slider", "Morph"]
+                assert [t for t in titles if t in nav] == titles, nav
                 _select(page, "trn_kind", "Variational AE (VAE)")
                 page.get_by_text("β (KL weight)").wait_for()  # the VAE's own settings appeared
                 page.locator(".st-key-trn_arch").get_by_text("Dense (MLP)").click()
@@ -188,6 +192,40 @@ def test_train_slide_and_download_a_morph_gif(server, tmp_path):
                 assert figure.inner_text() != before_caption  # the caption shows the new code
                 _settle(page)
                 _no_exception(page)
+
+                # --- Latent Scatter: hovering a point shows its image ------------------------------
+                _go(page, base, "Latent_Scatter")
+                page.wait_for_function(
+                    "() => { const g = document.querySelector('.st-key-sct_chart .js-plotly-plot');"
+                    " return g && g._fullData && g.__sctHooked; }", timeout=60_000)
+                _settle(page)
+                _no_exception(page)
+                # WebGL markers are no DOM nodes: take the most isolated point's screen position from Plotly.
+                px, py, point = page.evaluate(
+                    """() => {
+                      const gd = document.querySelector('.st-key-sct_chart .js-plotly-plot');
+                      const fl = gd._fullLayout, r = gd.getBoundingClientRect(), pts = [];
+                      gd._fullData.forEach(t => { if (t.type !== 'scattergl' || !t.customdata) return;
+                        t.x.forEach((x, k) => pts.push([fl.xaxis.l2p(x) + fl._size.l + r.left,
+                                                        fl.yaxis.l2p(t.y[k]) + fl._size.t + r.top,
+                                                        [].concat(t.customdata[k])[0]])); });
+                      let best = pts[0], gap = -1;
+                      for (const p of pts) { let d = Infinity;
+                        for (const q of pts) if (q !== p) d = Math.min(d, Math.hypot(p[0] - q[0], p[1] - q[1]));
+                        if (d > gap) { gap = d; best = p; } }
+                      return best; }""")
+                page.mouse.move(5, 5)
+                page.mouse.move(px - 30, py - 30)
+                page.mouse.move(px, py, steps=5)
+                page.wait_for_function(
+                    "id => { const c = document.querySelector('#sct-hover-panel div');"
+                    " return c && c.textContent.startsWith('#' + id + ' '); }", arg=point, timeout=10_000)
+                hover_img = page.locator("#sct-hover-panel img")
+                assert hover_img.is_visible()
+                assert hover_img.get_attribute("src").startswith("data:image/png;base64,")
+                assert page.evaluate("() => document.querySelector('#sct-hover-panel img').naturalWidth") > 0
+                page.mouse.move(5, 5)
+                hover_img.wait_for(state="hidden")
 
                 # --- Morph: the GIF download is an animated GIF -----------------------------------
                 _go(page, base, "Morph")
