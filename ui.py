@@ -45,9 +45,9 @@ from aecore.infer import Engine
 from aecore.jobs import TrainingJob
 from aecore.train import prepare_data
 
-ROOT = Path(__file__).resolve().parent
 TRAIN_PAGE = "pages/1_Train.py"
 ACTIVE = "active_model_key"  # session_state key (not a widget key: survives page switches)
+
 
 def _keep_keras_state(*args, **kwargs):
     """Stand-in for `keras.backend.clear_session` in the app process (see module doc)."""
@@ -264,10 +264,15 @@ def png_data_uri(img: np.ndarray, width: int | None = 56) -> str:
     encoded as they are. `st.image` shows a data URI inline, with no second
     request for the picture: the latency path of the sliders.
     """
-    a = img if img.dtype == np.uint8 else upscale(img, width)
+    return "data:image/png;base64," + base64.b64encode(png_bytes(img, width)).decode("ascii")
+
+
+def png_bytes(img: np.ndarray, width: int | None = None) -> bytes:
+    """PNG file bytes of an image: uint8 as it is, float in [0, 1] enlarged like `upscale`."""
+    a = img if img.dtype == np.uint8 else upscale(img, width or img.shape[1])
     buf = io.BytesIO()
     Image.fromarray(a).save(buf, format="PNG")
-    return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode("ascii")
+    return buf.getvalue()
 
 
 def show_row(images, captions=None, width: int = 112) -> None:

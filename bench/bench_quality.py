@@ -14,7 +14,7 @@ import time
 
 import numpy as np
 
-from common import line, mnist
+from common import line, mnist, with_overrides
 
 from aecore.config import ModelConfig
 from aecore.train import train
@@ -43,12 +43,7 @@ def main() -> None:
     p.add_argument("--set", nargs="*", default=[], metavar="FIELD=VALUE",
                    help="override BENCH_AE fields, e.g. --set epochs=30 filters=16,32")
     args = p.parse_args()
-    cfg = BENCH_AE
-    for item in args.set:
-        field, value = item.split("=", 1)
-        current = getattr(cfg, field)
-        cast = (lambda v: tuple(int(x) for x in v.split(","))) if isinstance(current, tuple) else type(current)
-        cfg = cfg.replace(**{field: cast(value)})
+    cfg = with_overrides(BENCH_AE, args.set)
     ds, train_ds, val_ds = mnist()
     base = pca_mse(train_ds.images, val_ds.images)
     line("pca10", heldout_mse=base, train_images=len(train_ds), heldout_images=len(val_ds))

@@ -33,3 +33,13 @@ def line(name: str, **fields) -> None:
     """Print one result line: `name key=value ...` (the README quotes these lines)."""
     parts = [f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in fields.items()]
     print(name + " " + " ".join(parts), flush=True)
+
+
+def with_overrides(cfg, items):
+    """Apply `--set FIELD=VALUE` overrides to a ModelConfig (tuples as comma-separated ints)."""
+    for item in items:
+        field, value = item.split("=", 1)
+        current = getattr(cfg, field)
+        cast = (lambda v: tuple(int(x) for x in v.split(",") if x)) if isinstance(current, tuple) else type(current)
+        cfg = cfg.replace(**{field: cast(value)})
+    return cfg

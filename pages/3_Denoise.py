@@ -6,11 +6,8 @@ result as a PNG download. Any model works; a denoising AE (kind "dae") was
 trained for exactly this.
 """
 
-import io
-
 import numpy as np
 import streamlit as st
-from PIL import Image
 
 import ui
 from aecore import metrics
@@ -29,15 +26,6 @@ LEVEL_HELP = {"gaussian": "σ of the Gaussian noise added to every pixel.",
               "gaussian_hetero": "Each pixel gets its own σ, uniform in [0, 2 × level].",
               "salt_pepper": "Share of pixels set to black or white.",
               "masking": "Share of pixels set to black."}
-
-
-def png_bytes(images: np.ndarray) -> bytes:
-    """(N, H, W, C) floats in [0, 1] -> one PNG with the N images side by side, at the model's resolution."""
-    a = np.concatenate(list(images), axis=1)
-    a = (np.clip(a, 0, 1) * 255 + 0.5).astype(np.uint8)
-    buf = io.BytesIO()
-    Image.fromarray(a[..., 0] if a.shape[2] == 1 else a).save(buf, format="PNG")
-    return buf.getvalue()
 
 
 st.title("Denoise")
@@ -119,6 +107,7 @@ if clean is not None:
 
     st.download_button("Download the denoised PNG" if len(den) == 1
                        else f"Download the {len(den)} denoised images (PNG)",
-                       png_bytes(den), file_name="denoised.png", mime="image/png", key="dn_download",
+                       ui.png_bytes(np.concatenate(list(den), axis=1)), file_name="denoised.png", mime="image/png",
+                       key="dn_download",
                        help=f"At the model's resolution ({h}×{w})"
                             + ("" if len(den) == 1 else ", side by side in the order shown") + ".")

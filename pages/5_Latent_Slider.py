@@ -223,7 +223,9 @@ def explorer(axes: Axes, codes) -> None:
         images, _, _ = eng.grid((dx, dy), (-lim, lim), int(n), base=z)
         h, w = eng.image_shape[:2]
         up_f = max(1, min(16, round(GRID_PX / (int(n) * w))))
-        memo = (params, ui.png_data_uri(media.grid_image(images, ncols=int(n), pad=1, upscale=up_f)), len(images))
+        # PNG bytes: st.image serves the same bytes under the same URL, so the browser keeps the picture
+        # cached while a slider that does not change the grid moves.
+        memo = (params, ui.png_bytes(media.grid_image(images, ncols=int(n), pad=1, upscale=up_f)), len(images))
         st.session_state["sld_grid_memo"] = memo
     _, grid, tiles = memo
     st.image(grid, caption=f"{n}×{n} = {tiles} decoded codes · x: z{dx} from −{lim:g} (left) to +{lim:g} (right)"
