@@ -27,7 +27,8 @@ MAX_SLIDERS = 16  # above this many dimensions the sliders follow principal dire
 SHOW_PX = 280  # the decoded image's width on screen
 GRID_PX = 560  # the manifold grid's approximate width on screen
 PCA_SPAN = 3.0  # principal-direction sliders run over +-3 std
-RANGES = {"±5": 5.0, "±8": 8.0, "±15": 15.0, "custom": None}
+# The seeds' grid ranges (+-5, +-8, +-15) plus +-3, where a VAE's N(0, 1) prior puts nearly all its codes.
+RANGES = {"±3": 3.0, "±5": 5.0, "±8": 8.0, "±15": 15.0, "custom": None}
 UPLOAD_TYPES = ["png", "jpg", "jpeg", "bmp", "gif", "webp"]
 LAST_IMAGE = "sld_last_image"  # documented session-state key: the last decoded image
 
@@ -208,7 +209,8 @@ def explorer(axes: Axes, codes) -> None:
     g1, g2, g3, g4 = st.columns(4)
     dx = g1.selectbox("x dimension", range(D), index=0, key="sld_gx", format_func=lambda d: f"z{d}")
     dy = g2.selectbox("y dimension", range(D), index=1, key="sld_gy", format_func=lambda d: f"z{d}")
-    preset = g3.selectbox("Range", list(RANGES), key="sld_range")
+    preset = g3.selectbox("Range", list(RANGES), index=0 if eng.is_vae else 1, key="sld_range",
+                          help="±3 covers a VAE's prior; the other presets are the seeds' grids.")
     lim = RANGES[preset]
     if lim is None:
         lim = g3.number_input("Custom ± range", 0.1, 100.0, 3.0, step=0.5, key="sld_lim")
@@ -228,8 +230,9 @@ def explorer(axes: Axes, codes) -> None:
         memo = (params, ui.png_bytes(media.grid_image(images, ncols=int(n), pad=1, upscale=up_f)), len(images))
         st.session_state["sld_grid_memo"] = memo
     _, grid, tiles = memo
-    st.image(grid, caption=f"{n}×{n} = {tiles} decoded codes · x: z{dx} from −{lim:g} (left) to +{lim:g} (right)"
-                           f" · y: z{dy} from +{lim:g} (top) to −{lim:g} (bottom)")
+    st.image(grid, output_format="PNG",  # lossless: Streamlit would turn an opaque picture into a JPEG
+             caption=f"{n}×{n} = {tiles} decoded codes · x: z{dx} from −{lim:g} (left) to +{lim:g} (right)"
+                     f" · y: z{dy} from +{lim:g} (top) to −{lim:g} (bottom)")
 
 
 explorer(axes, codes)

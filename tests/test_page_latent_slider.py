@@ -68,7 +68,7 @@ def test_sliders_decode_sample_reset_and_grid(monkeypatch, models_dir, tiny_vae,
     # The manifold grid: one picture of n x n tiles, 28 px digits upscaled to about 560 px.
     grid = np.asarray(Image.open(io.BytesIO(media(at.image[1].value[0]))))
     assert grid.shape[:2] == (10 * 56 + 9, 10 * 56 + 9)  # 10 tiles of 28*2 px, 1 px gaps
-    assert at.image[1].captions[0].startswith("10×10 = 100 decoded codes · x: z0 from −5")
+    assert at.image[1].captions[0].startswith("10×10 = 100 decoded codes · x: z0 from −3")  # a VAE: ±3 first
     at.slider(key="sld_n").set_value(4).run()
     at.selectbox(key="sld_range").set_value("custom").run()
     at.number_input(key="sld_lim").set_value(2.5).run()
