@@ -3,6 +3,11 @@
 Declares the navigation, so the sidebar says "Home" (not the file name) and
 every page has its title and icon; the home page itself is `home.py`, the
 others are in `pages/`.
+
+Streamlit still treats a `pages/` folder the old way until this script has run
+once in the server process: if the very first visit after start-up is a deep
+link (say /Train), that session's sidebar lists the same pages but calls Home
+"app". Every session after a first visit to the home page gets this navigation.
 """
 
 import streamlit as st

@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -136,6 +137,26 @@ def _held_out(args, entry):
     return prepare_data(entry.config, ds)[1]
 
 
+def _import_tensorflow_quietly() -> None:
+    """Import TensorFlow with the C++ start-up chatter (CUDA probing, CPU features) kept off stderr.
+
+    That chatter is written by native code before any Python setting applies,
+    so stderr's file descriptor itself is pointed at /dev/null for the import.
+    Python exceptions still surface: they are raised after stderr is back.
+    """
+    if "tensorflow" in sys.modules:
+        return
+    sys.stderr.flush()
+    saved = os.dup(2)
+    try:
+        with open(os.devnull, "w") as null:
+            os.dup2(null.fileno(), 2)
+            import tensorflow  # noqa: F401
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+
+
 def _is_key(text: str) -> bool:
     return len(text) == 16 and all(c in "0123456789abcdef" for c in text)
 
@@ -154,6 +175,7 @@ def run(argv: list[str] | None = None) -> int:
         cfg = ModelConfig(**{k: v for k, v in vars(args).items() if k in fields})
     if getattr(args, "key", None) is not None and not _is_key(args.key):
         raise ValueError(f"Expected a cache key of 16 hex characters (see `list`), received {args.key!r}.")
+    _import_tensorflow_quietly()
     from . import cache as cache_mod
 
     cache = cache_mod.ModelCache(args.models_dir)
@@ -228,12 +250,9 @@ def run(argv: list[str] | None = None) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     """Run the CLI; turn every expected error into one line and exit code 2 (1 for others)."""
-    from .cache import CacheError
-    from .train import TrainingDiverged
-
     try:
         return run(argv)
-    except (ValueError, CacheError, TrainingDiverged, RuntimeError, OSError) as e:
+    except (ValueError, RuntimeError, OSError) as e:  # CacheError and TrainingDiverged are among these
         print(f"python -m aecore: error: {e}", file=sys.stderr)
         return EXIT_USAGE
     except KeyboardInterrupt:
