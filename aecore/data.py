@@ -332,6 +332,13 @@ def _sklearn_olivetti_cache():
     return path if path.is_file() else None
 
 
+def _looked_in(data_dir, sub):
+    """Where a loader looked for local files, for error messages."""
+    if data_dir is None:
+        return f"no local directory (neither data_dir nor ${DATA_DIR_ENV} set)"
+    return f"{data_dir / sub} and {data_dir}"
+
+
 def list_datasets(data_dir=None):
     """Describe the built-in datasets and where each would load from right now.
 
@@ -417,8 +424,7 @@ def load_dataset(name, data_dir=None, limit=None):
                 module = importlib.import_module(f"keras.datasets.{name}")
                 (x_tr, y_tr), (x_te, y_te) = module.load_data()
             except Exception as e:
-                looked = f"{data_dir / name} and {data_dir}" if data_dir is not None else \
-                    f"no local directory (neither data_dir nor ${DATA_DIR_ENV} set)"
+                looked = _looked_in(data_dir, name)
                 raise RuntimeError(
                     f"Expected {name} IDX files (t10k-images-idx3-ubyte[.gz] + t10k-labels-idx1-ubyte[.gz], "
                     f"optionally train-*) in {looked}, or a download via keras.datasets.{name}.load_data(); "
@@ -449,8 +455,7 @@ def load_dataset(name, data_dir=None, limit=None):
                 from sklearn.datasets import fetch_olivetti_faces
                 images = np.asarray(fetch_olivetti_faces().images, dtype=np.float32)  # upright, [0, 1]
             except Exception as e:
-                looked = f"{data_dir / 'olivetti'} and {data_dir}" if data_dir is not None else \
-                    f"no local directory (neither data_dir nor ${DATA_DIR_ENV} set)"
+                looked = _looked_in(data_dir, "olivetti")
                 raise RuntimeError(
                     f"Expected olivettifaces.mat in {looked}, or a download via "
                     f"sklearn.datasets.fetch_olivetti_faces(); received no local file and the download "

@@ -17,7 +17,7 @@ import numpy as np
 from scipy import ndimage
 from skimage.restoration import denoise_nl_means, denoise_tv_chambolle
 
-from common import line, mnist, with_overrides
+from common import add_set_argument, line, mnist, with_overrides
 
 from aecore import metrics
 from aecore.config import ModelConfig
@@ -50,8 +50,7 @@ FILTERS = {
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--budget", type=float, default=300.0, help="DAE training seconds at most (default 300)")
-    p.add_argument("--set", nargs="*", default=[], metavar="FIELD=VALUE",
-                   help="override BENCH_DAE fields, e.g. --set epochs=30 latent_dim=64")
+    add_set_argument(p, "BENCH_DAE")
     args = p.parse_args()
     cfg = with_overrides(BENCH_DAE, args.set)
     ds, _, val_ds = mnist()

@@ -14,7 +14,7 @@ import time
 
 import numpy as np
 
-from common import line, mnist, with_overrides
+from common import add_set_argument, line, mnist, with_overrides
 
 from aecore.config import ModelConfig
 from aecore.train import train
@@ -40,8 +40,7 @@ def pca_mse(train_x: np.ndarray, val_x: np.ndarray, k: int = 10) -> float:
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--budget", type=float, default=90.0, help="training seconds (default 90)")
-    p.add_argument("--set", nargs="*", default=[], metavar="FIELD=VALUE",
-                   help="override BENCH_AE fields, e.g. --set epochs=30 filters=16,32")
+    add_set_argument(p, "BENCH_AE")
     args = p.parse_args()
     cfg = with_overrides(BENCH_AE, args.set)
     ds, train_ds, val_ds = mnist()

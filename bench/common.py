@@ -35,6 +35,12 @@ def line(name: str, **fields) -> None:
     print(name + " " + " ".join(parts), flush=True)
 
 
+def add_set_argument(parser, name: str) -> None:
+    """The `--set FIELD=VALUE ...` option every bench script offers for its model config."""
+    parser.add_argument("--set", nargs="*", default=[], metavar="FIELD=VALUE",
+                        help=f"override {name} fields, e.g. --set epochs=30 filters=16,32")
+
+
 def with_overrides(cfg, items):
     """Apply `--set FIELD=VALUE` overrides to a ModelConfig (tuples as comma-separated ints)."""
     for item in items:

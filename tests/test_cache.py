@@ -1,9 +1,7 @@
 """Tests for aecore.cache: same config -> cached entry, atomic writes, corrupt
 entries reported not fatal, no pickle, delete, and .keras export."""
 
-import os
 import json
-from pathlib import Path
 
 import numpy as np
 import pytest

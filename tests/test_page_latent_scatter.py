@@ -42,7 +42,7 @@ def hover_images(at) -> dict:
     return json.loads(proto.json)
 
 
-def png(uri: str) -> Image.Image:
+def decode_uri(uri: str) -> Image.Image:
     head = "data:image/png;base64,"
     assert uri.startswith(head)
     img = Image.open(io.BytesIO(base64.b64decode(uri[len(head):])))
@@ -113,11 +113,11 @@ def test_scatter_of_a_2d_vae_and_point_details(monkeypatch, models_dir, tiny_vae
     assert sorted(map(int, hov["images"])) == list(range(N_HELD_OUT)) == sorted(map(int, hov["captions"]))
     assert hov["traces"] == [array(t["customdata"]).tolist() for t in traces]  # (trace, point) -> index
     for i in (0, 7, N_HELD_OUT - 1):
-        img = png(hov["images"][str(i)])
+        img = decode_uri(hov["images"][str(i)])
         assert img.size == (56, 56) and img.mode == "L"
         np.testing.assert_array_equal(np.asarray(img), ui.upscale(val.images[i], 56))  # this point's image
         assert hov["captions"][str(i)] == f"#{i} · {val.labels[i]}"
-    assert all(png(u).size == (56, 56) for u in hov["images"].values())
+    assert all(decode_uri(u).size == (56, 56) for u in hov["images"].values())
 
     at.slider(key="sct_n").set_value(50).run()
     assert not at.exception
@@ -138,7 +138,7 @@ def test_scatter_of_a_2d_vae_and_point_details(monkeypatch, models_dir, tiny_vae
     assert len(marker) == 1 and np.allclose(marker[0]["x"], codes[7, 0], atol=1e-5)
     hov = hover_images(at)  # the marked point has its hover image, even when it is not among the 50 dots
     assert sorted(map(int, hov["images"])) == plotted_ids(chart(at)) and "7" in hov["images"]
-    np.testing.assert_array_equal(np.asarray(png(hov["images"]["7"])), ui.upscale(val.images[7], 56))
+    np.testing.assert_array_equal(np.asarray(decode_uri(hov["images"]["7"])), ui.upscale(val.images[7], 56))
     at.slider(key="sct_k").set_value(3).run()
     assert len(captions(at)) == 2 + 3
 

@@ -5,7 +5,7 @@ import io
 import numpy as np
 from PIL import Image
 
-from pagetest import captions, open_page
+from pagetest import captions, open_page, png
 
 PAGE = "6_Morph.py"
 
@@ -14,12 +14,6 @@ def gif_of(at, media) -> Image.Image:
     button = at.download_button(key="mph_gif_download")
     assert button.proto.label == "GIF"
     return Image.open(io.BytesIO(media(button.proto.url)))
-
-
-def png(array: np.ndarray) -> bytes:
-    buf = io.BytesIO()
-    Image.fromarray(array).save(buf, format="PNG")
-    return buf.getvalue()
 
 
 def test_without_a_model_the_page_says_to_train_first(monkeypatch, tmp_path):

@@ -1,19 +1,11 @@
 """The Reconstruct page, run headless with Streamlit's AppTest on the tiny real models."""
 
-import io
 
 import numpy as np
-from PIL import Image
 
-from pagetest import captions, open_page
+from pagetest import captions, open_page, png
 
 PAGE = "2_Reconstruct.py"
-
-
-def png(pixels: np.ndarray) -> bytes:
-    buf = io.BytesIO()
-    Image.fromarray(pixels).save(buf, format="PNG")
-    return buf.getvalue()
 
 
 def test_without_a_model_the_page_says_to_train_first(monkeypatch, tmp_path):

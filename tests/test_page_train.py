@@ -6,7 +6,6 @@ import io
 import zipfile
 
 import numpy as np
-import pytest
 from PIL import Image
 from pathlib import Path
 
