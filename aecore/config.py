@@ -206,5 +206,5 @@ def _is_num(x: Any) -> bool:
 # The home page's one-click model: a conv VAE with a 2-D code on MNIST, small
 # enough to train in under two minutes on a 2-core CPU, and 2-D so the scatter,
 # the manifold grid and the sliders all show the latent space directly.
-QUICKSTART = ModelConfig(dataset="mnist", kind="vae", arch="conv", latent_dim=2, epochs=12, batch_size=128,
+QUICKSTART = ModelConfig(dataset="mnist", kind="vae", arch="conv", latent_dim=2, epochs=20, batch_size=128,
                          learning_rate=2e-3, lr_schedule="cosine", hidden_units=(128,), limit=10000, patience=3)
