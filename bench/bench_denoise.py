@@ -10,20 +10,17 @@ The noise is the app's own (`aecore.models.add_noise`, clipped to [0, 1]).
     python bench/bench_denoise.py [--budget 300]
 """
 
-import argparse
-import threading
 
 import numpy as np
 from scipy import ndimage
 from skimage.restoration import denoise_nl_means, denoise_tv_chambolle
 
-from common import add_set_argument, line, mnist, with_overrides
+from common import line, mnist, parse_args, train_within
 
 from aecore import metrics
 from aecore.config import ModelConfig
 from aecore.infer import Engine
 from aecore.models import add_noise
-from aecore.train import train
 
 SIGMA = 0.3
 # A conv denoising AE with a wide code (128) straight from the conv maps (no narrower dense layer in
@@ -48,11 +45,7 @@ FILTERS = {
 
 
 def main() -> None:
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--budget", type=float, default=300.0, help="DAE training seconds at most (default 300)")
-    add_set_argument(p, "BENCH_DAE")
-    args = p.parse_args()
-    cfg = with_overrides(BENCH_DAE, args.set)
+    args, cfg = parse_args(__doc__, 300.0, "DAE training seconds at most (default 300)", BENCH_DAE)
     ds, _, val_ds = mnist()
     clean = val_ds.images
     noisy = add_noise(clean, "gaussian", SIGMA, seed=2024)
@@ -67,14 +60,11 @@ def main() -> None:
         best_classical = max(best_classical, score)
         line(f"classical_{name}", psnr_db=score, param=q)
 
-    stop = threading.Event()
-    timer = threading.Timer(args.budget, stop.set)
-    timer.start()
-    res = train(cfg, ds, stop_event=stop)
-    timer.cancel()
-    dae = metrics.psnr(clean, Engine(res.model).denoise(noisy))
-    line("denoising_ae", psnr_db=dae, ssim=metrics.ssim(clean, Engine(res.model).denoise(noisy)),
-         train_seconds=res.seconds, epochs=len(res.history["loss"]))
+    res, _ = train_within(cfg, ds, args.budget)
+    denoised = Engine(res.model).denoise(noisy)
+    dae = metrics.psnr(clean, denoised)
+    line("denoising_ae", psnr_db=dae, ssim=metrics.ssim(clean, denoised), train_seconds=res.seconds,
+         epochs=len(res.history["loss"]))
     line("dae_gain", over_noisy_db=dae - noisy_psnr, target_noisy=">=9", over_best_classical_db=dae - best_classical,
          target_classical=">=4", met=(dae - noisy_psnr >= 9) and (dae - best_classical >= 4))
 

@@ -8,16 +8,12 @@ batch and keeps the best weights so far.
     python bench/bench_quality.py [--budget 90]
 """
 
-import argparse
-import threading
-import time
 
 import numpy as np
 
-from common import add_set_argument, line, mnist, with_overrides
+from common import line, mnist, parse_args, train_within
 
 from aecore.config import ModelConfig
-from aecore.train import train
 
 # The bench model: the app's default conv AE (ELU, filters 32-64, a 256-unit dense layer) at latent 10,
 # with a cosine schedule sized so its 18 epochs end well inside the 90 s budget on this 2-core CPU.
@@ -38,26 +34,16 @@ def pca_mse(train_x: np.ndarray, val_x: np.ndarray, k: int = 10) -> float:
 
 
 def main() -> None:
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--budget", type=float, default=90.0, help="training seconds (default 90)")
-    add_set_argument(p, "BENCH_AE")
-    args = p.parse_args()
-    cfg = with_overrides(BENCH_AE, args.set)
+    args, cfg = parse_args(__doc__, 90.0, "training seconds (default 90)", BENCH_AE)
     ds, train_ds, val_ds = mnist()
     base = pca_mse(train_ds.images, val_ds.images)
     line("pca10", heldout_mse=base, train_images=len(train_ds), heldout_images=len(val_ds))
 
-    stop = threading.Event()
-    timer = threading.Timer(args.budget, stop.set)
-    t0 = time.perf_counter()
-    timer.start()
-    res = train(cfg, ds, stop_event=stop)  # splits ds the same way: the same 8,000 / 2,000
-    timer.cancel()
-    wall = time.perf_counter() - t0
+    res, wall = train_within(cfg, ds, args.budget)  # splits ds the same way: the same 8,000 / 2,000
     mse = res.metrics["mse"]
     line("conv_ae_latent10", filters=",".join(map(str, cfg.filters)), hidden=",".join(map(str, cfg.hidden_units)),
-         batch=cfg.batch_size, lr=cfg.learning_rate, schedule=cfg.lr_schedule, heldout_mse=mse, train_seconds=res.seconds, wall_seconds=wall,
-         epochs=len(res.history["loss"]), best_epoch=res.best_epoch)
+         batch=cfg.batch_size, lr=cfg.learning_rate, schedule=cfg.lr_schedule, heldout_mse=mse,
+         train_seconds=res.seconds, wall_seconds=wall, epochs=len(res.history["loss"]), best_epoch=res.best_epoch)
     ratio = mse / base
     line("conv_ae_vs_pca10", ratio=ratio, target="<=0.40", met=ratio <= 0.40)
 

@@ -5,8 +5,11 @@ keeps aside (the same images the app shows as "held-out"), after training on
 the other 80% of the offline MNIST digits in ../shared/data.
 """
 
+import argparse
 import os
 import sys
+import threading
+import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -17,6 +20,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 import numpy as np  # noqa: E402
 
 from aecore.data import load_dataset, split_dataset  # noqa: E402
+from aecore.train import train  # noqa: E402
 
 
 def mnist():
@@ -35,10 +39,31 @@ def line(name: str, **fields) -> None:
     print(name + " " + " ".join(parts), flush=True)
 
 
-def add_set_argument(parser, name: str) -> None:
-    """The `--set FIELD=VALUE ...` option every bench script offers for its model config."""
-    parser.add_argument("--set", nargs="*", default=[], metavar="FIELD=VALUE",
-                        help=f"override {name} fields, e.g. --set epochs=30 filters=16,32")
+def parse_args(doc: str, budget: float, budget_help: str, default_cfg):
+    """The options of a training bench: `--budget SECONDS` and `--set FIELD=VALUE ...`.
+
+    Returns (args, config): `default_cfg` with the `--set` overrides applied.
+    """
+    p = argparse.ArgumentParser(description=doc.splitlines()[0])
+    p.add_argument("--budget", type=float, default=budget, help=budget_help)
+    p.add_argument("--set", nargs="*", default=[], metavar="FIELD=VALUE",
+                   help="override the bench model's config fields, e.g. --set epochs=30 filters=16,32")
+    args = p.parse_args()
+    return args, with_overrides(default_cfg, args.set)
+
+
+def train_within(cfg, ds, seconds: float):
+    """`aecore.train.train` with the real Stop mechanism on a timer: training ends after the batch
+    running at `seconds` and keeps the best weights. Returns (result, wall seconds)."""
+    stop = threading.Event()
+    timer = threading.Timer(seconds, stop.set)
+    t0 = time.perf_counter()
+    timer.start()
+    try:
+        res = train(cfg, ds, stop_event=stop)
+    finally:
+        timer.cancel()
+    return res, time.perf_counter() - t0
 
 
 def with_overrides(cfg, items):
@@ -46,6 +71,9 @@ def with_overrides(cfg, items):
     for item in items:
         field, value = item.split("=", 1)
         current = getattr(cfg, field)
-        cast = (lambda v: tuple(int(x) for x in v.split(",") if x)) if isinstance(current, tuple) else type(current)
+        if isinstance(current, tuple):
+            cast = lambda v: tuple(int(x) for x in v.split(",") if x)  # noqa: E731
+        else:
+            cast = int if current is None else type(current)  # the optional fields (limit, ...) are integers
         cfg = cfg.replace(**{field: cast(value)})
     return cfg
