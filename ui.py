@@ -47,6 +47,7 @@ from aecore.train import prepare_data
 
 TRAIN_PAGE = "pages/1_Train.py"
 ACTIVE = "active_model_key"  # session_state key (not a widget key: survives page switches)
+ADOPTED = "adopted_job"  # session_state: the finished job whose model was made active (once per job)
 
 
 def _keep_keras_state(*args, **kwargs):
@@ -157,8 +158,8 @@ def model_picker() -> Entry | None:
         return None
     keys = [e.key for e in entries]
     job = st.session_state.get(JOB)
-    if job is not None and job.entry is not None and not getattr(job, "adopted", False):
-        st.session_state[ACTIVE], job.adopted = job.entry.key, True  # a model just trained becomes active
+    if job is not None and job.entry is not None and st.session_state.get(ADOPTED) is not job:
+        st.session_state[ACTIVE], st.session_state[ADOPTED] = job.entry.key, job  # a model just trained is active
         if not job.cached:
             forget_models()  # a retrained key must not serve the old weights
     if st.session_state.get(ACTIVE) not in keys:
@@ -170,8 +171,7 @@ def model_picker() -> Entry | None:
 
     st.session_state["sidebar_model"] = st.session_state[ACTIVE]
     st.sidebar.selectbox("Model", keys, key="sidebar_model", on_change=_changed,
-                         format_func=lambda k: f"{k[:6]} · MSE {by_key[k].metrics.get('mse', float('nan')):.4f}"
-                                               f" · {by_key[k].config.describe()}")
+                         format_func=lambda k: by_key[k].label())
     entry = by_key[st.session_state[ACTIVE]]
     m = entry.metrics
     st.sidebar.caption(

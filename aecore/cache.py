@@ -58,9 +58,10 @@ class Entry:
     model: Autoencoder | None = None
 
     def label(self) -> str:
-        """e.g. 'conv VAE, latent 2, mnist · MSE 0.0312'."""
+        """e.g. 'ec52d7 · MSE 0.0312 · conv VAE, latent 2, mnist': what tells two runs apart comes first,
+        so a narrow select box that cuts the end still shows it."""
         mse = self.metrics.get("mse")
-        return self.config.describe() + (f" · MSE {mse:.4f}" if mse is not None else "") + f" · {self.key[:6]}"
+        return f"{self.key[:6]}" + (f" · MSE {mse:.4f}" if mse is not None else "") + f" · {self.config.describe()}"
 
 
 def default_dir() -> Path:

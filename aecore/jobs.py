@@ -9,13 +9,12 @@ training ends after the current batch and keeps the best weights so far.
 from __future__ import annotations
 
 import threading
-import time
 from typing import Callable
 
 from .cache import Entry, ModelCache, train_or_load
 from .config import ModelConfig
 from .data import Dataset
-from .train import Progress, TrainingDiverged
+from .train import Progress
 
 
 class TrainingJob:
@@ -42,8 +41,6 @@ class TrainingJob:
         self.entry: Entry | None = None
         self.cached = False
         self.error: str | None = None
-        self.dataset: Dataset | None = None
-        self.started = time.time()
         self._thread = threading.Thread(target=self._run, name="aecore-training", daemon=True)
 
     def start(self) -> "TrainingJob":
@@ -55,12 +52,12 @@ class TrainingJob:
 
     def _run(self) -> None:
         try:
-            self.dataset = self.load()
+            dataset = self.load()
             self.state = "training"
-            self.entry, self.cached = train_or_load(self.config, self.dataset, self.cache, callbacks=[self._progress],
+            self.entry, self.cached = train_or_load(self.config, dataset, self.cache, callbacks=[self._progress],
                                                     stop_event=self.stop_event, force=self.force)
             self.state = "stopped" if self.entry.stopped == "user" else "done"
-        except (ValueError, RuntimeError, TrainingDiverged, OSError) as e:
+        except (ValueError, RuntimeError, OSError) as e:  # bad data or settings, TrainingDiverged, I/O
             self.error, self.state = str(e), "failed"
         except Exception as e:  # never let a thread die silently: the UI shows the message
             self.error, self.state = f"{type(e).__name__}: {e}", "failed"
