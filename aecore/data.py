@@ -16,11 +16,19 @@ Sources:
   - plain arrays (`dataset_from_arrays`), which every loader goes through, so
     there is exactly one validation and one fingerprint code path.
 
-Image conversion rules (uploads): EXIF orientation is applied; GIFs use their
-first frame; transparent images (RGBA, LA, palette with transparency) are
-composited over a WHITE background; 16-bit and 32-bit images are scaled by their
-bit depth; then the image is converted to grayscale ("L" weights) or RGB and
-resized (stretched, LANCZOS) to size x size.
+Image conversion rules (uploads): only PNG, JPEG, BMP, GIF and WebP files are
+decoded (`IMAGE_FORMATS`; any other format is refused by its signature, without
+running its decoder); EXIF orientation is applied; GIFs use their first frame;
+transparent images (RGBA, LA, palette with transparency, grey or RGB with a
+transparent colour) are composited over a WHITE background; values are scaled by
+the mode's bit depth, never by the picture's own range (see `_pil_to_float`);
+then the image is converted to grayscale ("L" weights) or RGB and resized
+(stretched, LANCZOS) to size x size.
+
+Limits on uploads (module constants, the defaults of every loader): MAX_PIXELS
+per image, MAX_TOTAL_PIXELS per zip or folder (summed from the image headers
+before anything is decoded), MAX_FILES, MAX_ZIP_ENTRIES, MAX_TOTAL_BYTES and
+MAX_RATIO (zip bombs).
 
 Train/validation split (`split_dataset`): deterministic, see its docstring.
 """
@@ -31,14 +39,17 @@ import hashlib
 import importlib
 import importlib.util
 import io
+import math
 import os
+import stat
 import re
 import warnings
 import zipfile
+import zlib
 from pathlib import Path
 
 import numpy as np
-from PIL import Image, ImageOps, UnidentifiedImageError
+from PIL import Image, ImageOps
 
 DATA_DIR_ENV = "AECORE_DATA_DIR"
 BUILTIN_DATASETS = ("mnist", "fashion_mnist", "olivetti", "digits")
@@ -60,8 +71,30 @@ _DESCRIPTIONS = {
 }
 _SPLIT_RULE = ("train/validation is split deterministically by aecore.data.split_dataset "
                "(fixed seed-0 shuffle, stratified by class, last 20% held out)")
-_MAX_PIXELS = 40_000_000       # default pixel cap per user image (width * height)
-_RATIO_MIN_BYTES = 1 << 20     # compression-ratio (zip bomb) check applies to entries above this size
+
+# The image formats decoded from user files, as Pillow format ids: what the app names (PNG, JPEG, BMP,
+# GIF, WebP) and nothing else. Pillow reads ~40 more (TIFF, FITS, ICO, PCX, TGA, PPM, SGI, IM, DDS, ...);
+# some of those decoders are slow or unbounded (a 1 MB FITS file gunzips gigabytes), so they never run.
+IMAGE_FORMATS = ("PNG", "JPEG", "BMP", "GIF", "WEBP")
+_FORMAT_NAMES = {"PNG": "PNG", "JPEG": "JPEG", "MPO": "JPEG", "BMP": "BMP", "GIF": "GIF", "WEBP": "WebP"}
+_FORMATS_TEXT = "PNG, JPEG, BMP, GIF or WebP"
+
+# Limits on user images; each is the default of every loader that takes it.
+MAX_PIXELS = 40_000_000              # per image (width x height): a 40-megapixel photo still loads (~0.5 s)
+MAX_TOTAL_PIXELS = 20_000 * 256 * 256  # per zip or folder, from the headers before decoding: room for
+                                     # MAX_FILES images of 256x256 (1.3 gigapixels, ~20 s of decoding at
+                                     # the ~70 megapixels/s measured here), refuses 15,330 x 6000x6000
+MAX_FILES = 20_000                   # image entries per zip or folder: twice MNIST's test set
+MAX_ZIP_ENTRIES = 60_000             # entries of any kind (folders, __MACOSX twins, other files): room for a
+                                     # folder entry and a macOS twin per image; each costs ~0.6 KB and ~5 us
+                                     # to list, so the count is checked before the directory is parsed
+MAX_TOTAL_BYTES = 512 * 2**20        # declared uncompressed bytes of a zip's image entries (bounds inflating)
+MAX_RATIO = 100.0                    # uncompressed / compressed size of one entry: PNG/JPEG/GIF/WebP hardly
+                                     # compress (~1), BMPs a few times; 100 is a zip bomb
+_RATIO_MIN_BYTES = 1 << 20           # ... for entries above 1 MiB (small files can compress well legitimately)
+_CD_BYTES_PER_ENTRY = 256            # central-directory bytes allowed per entry (46-byte record + name + extras)
+_HEADER_BYTES = 8192                 # first bytes of a file read to parse its header (PNG/GIF/BMP need < 100;
+                                     # a JPEG with big EXIF/ICC segments is read whole when they do not fit)
 
 
 # -----------------------------------------------------------------------------
@@ -254,19 +287,99 @@ def _resolve_data_dir(data_dir):
     return path
 
 
-def _read_idx(path):
-    """Read an IDX file of unsigned bytes (MNIST format), gzipped or not, into an array."""
-    opener = gzip.open if str(path).endswith(".gz") else open
-    with opener(path, "rb") as f:
-        data = f.read()
-    if len(data) < 4 or data[0:3] != b"\x00\x00\x08":
-        raise ValueError(f"Expected an IDX file of unsigned bytes, received {path} with header {data[:4]!r}.")
-    ndim = data[3]
+def _one_line(e):
+    """'TypeName: message' of an exception on one line, for error messages."""
+    name = type(e).__name__
+    module = type(e).__module__
+    if module not in ("builtins", "__main__") and name == "error":  # zlib.error, struct.error, ...
+        name = f"{module}.{name}"
+    text = " ".join(re.sub(r"\s*<[^<>]* at 0x[0-9a-fA-F]+>", "", str(e)).split()).rstrip(".")  # no "<... at 0x7f>"
+    return f"{name}: {text}" if text else name
+
+
+def _read_idx(path, ndim):
+    """Read an IDX file of unsigned bytes (MNIST format), gzipped when its name ends in .gz.
+
+    Args:
+        path: the file.
+        ndim: the number of dimensions expected (3 for images, 1 for labels).
+    Returns a uint8 array of the file's shape. Raises ValueError, one line naming
+    the file and what is wrong, for a truncated or corrupt gzip stream, a wrong
+    header or a data size that does not match the header.
+    """
+    what = "a gzip-compressed IDX file" if str(path).endswith(".gz") else "an IDX file"
+    try:
+        if str(path).endswith(".gz"):
+            with gzip.open(path, "rb") as f:
+                data = f.read()
+        else:
+            data = Path(path).read_bytes()
+    except EOFError as e:  # the gzip stream stops before its end marker
+        raise ValueError(f"Expected {what}, received {path} that ends early (truncated: {_one_line(e)}).") from e
+    except gzip.BadGzipFile as e:  # not gzip at all, or a CRC / length mismatch
+        raise ValueError(f"Expected {what}, received {path} that is not valid gzip data ({_one_line(e)}).") from e
+    except zlib.error as e:
+        raise ValueError(f"Expected {what}, received {path} whose compressed data is corrupt "
+                         f"({_one_line(e)}).") from e
+    except OSError as e:
+        raise ValueError(f"Expected {what}, received {path} that could not be read ({_one_line(e)}).") from e
+    if len(data) < 4 or data[0:3] != b"\x00\x00\x08" or data[3] != ndim:
+        shown = data[:4].hex(" ") if data else "(empty)"
+        raise ValueError(f"Expected {what} of unsigned bytes in {ndim} dimension(s) (header 00 00 08 0{ndim}), "
+                         f"received {path} with header {shown}.")
+    head = 4 + 4 * ndim
+    if len(data) < head:
+        raise ValueError(f"Expected {what} with a {head}-byte header, received {path} of {len(data)} bytes, "
+                         f"shorter than its {head}-byte header.")
     dims = tuple(int.from_bytes(data[4 + 4 * i: 8 + 4 * i], "big") for i in range(ndim))
-    arr = np.frombuffer(data, dtype=np.uint8, offset=4 + 4 * ndim)
-    if arr.size != int(np.prod(dims)):
-        raise ValueError(f"Expected {int(np.prod(dims))} data bytes in {path} (dims {dims}), received {arr.size}.")
-    return arr.reshape(dims)
+    expected, found = math.prod(dims), len(data) - head
+    if found != expected:
+        raise ValueError(f"Expected {expected:,} data bytes in {path} (dims {dims}), received {found:,}"
+                         f"{' (truncated)' if found < expected else ''}.")
+    return np.frombuffer(data, dtype=np.uint8, offset=head).reshape(dims)
+
+
+def _read_idx_split(images_path, labels_path, n_classes):
+    """(images, labels) of one MNIST-format split; ValueError naming the file when they do not fit together."""
+    images, labels = _read_idx(images_path, 3), _read_idx(labels_path, 1)
+    if images.shape[1:] != (28, 28):
+        raise ValueError(f"Expected 28x28 images in {images_path}, received {images.shape[1]}x{images.shape[2]}.")
+    if len(labels) != len(images):
+        raise ValueError(f"Expected as many labels in {labels_path} as images in {images_path} "
+                         f"({len(images):,}), received {len(labels):,}.")
+    if labels.size and int(labels.max()) >= n_classes:
+        raise ValueError(f"Expected labels 0..{n_classes - 1} in {labels_path}, received a label {int(labels.max())}.")
+    return images, labels
+
+
+def _read_olivetti_mat(path):
+    """The 400 Olivetti faces from olivettifaces.mat as float32 (400, 64, 64) in [0, 1], upright.
+    Raises ValueError, one line naming the file, when it is not a readable .mat with a usable 'faces'."""
+    import scipy.io
+
+    try:
+        mat = scipy.io.loadmat(str(path))
+    except Exception as e:  # scipy raises MatReadError/ValueError/TypeError/OSError/EOFError/... on bad files
+        raise ValueError(f"Expected a MATLAB .mat file with a 'faces' array, received {path} that scipy could "
+                         f"not read ({_one_line(e)}).") from e
+    if "faces" not in mat:
+        names = sorted(k for k in mat if not k.startswith("__"))
+        raise ValueError(f"Expected a 'faces' array in {path}, received variables {names}.")
+    faces = np.asarray(mat["faces"])
+    if faces.shape != (4096, 400) or not (np.issubdtype(faces.dtype, np.integer)
+                                          or np.issubdtype(faces.dtype, np.floating)):
+        raise ValueError(f"Expected 'faces' of shape (4096, 400) with numbers in {path}, "
+                         f"received shape {faces.shape} of {faces.dtype}.")
+    # each column is one 64x64 image stored column-major (MATLAB order)
+    images = faces.T.reshape(400, 64, 64, order="F").astype(np.float32)
+    lo, hi = float(images.min()), float(images.max())
+    if not (np.isfinite(lo) and np.isfinite(hi) and hi > lo):
+        raise ValueError(f"Expected finite pixel values that are not all equal in {path}, "
+                         f"received values in [{lo}, {hi}].")
+    # same min-max scaling as sklearn.datasets.fetch_olivetti_faces, so both sources agree
+    images = images - images.min()
+    images /= images.max()
+    return images
 
 
 def _find_idx(data_dir, name):
@@ -409,7 +522,7 @@ def load_dataset(name, data_dir=None, limit=None):
         classes = MNIST_CLASSES if name == "mnist" else FASHION_CLASSES
         folder, found = _find_idx(data_dir, name)
         if found:
-            parts = [(_read_idx(found[s][0]), _read_idx(found[s][1])) for s in ("train", "t10k") if s in found]
+            parts = [_read_idx_split(*found[s], len(classes)) for s in ("train", "t10k") if s in found]
             images = np.concatenate([p[0] for p in parts])
             labels = np.concatenate([p[1] for p in parts])
             if "train" in found and "t10k" in found:
@@ -428,7 +541,7 @@ def load_dataset(name, data_dir=None, limit=None):
                 raise RuntimeError(
                     f"Expected {name} IDX files (t10k-images-idx3-ubyte[.gz] + t10k-labels-idx1-ubyte[.gz], "
                     f"optionally train-*) in {looked}, or a download via keras.datasets.{name}.load_data(); "
-                    f"received no local files and the download failed: {type(e).__name__}: {e}") from e
+                    f"received no local files and the download failed: {_one_line(e)}") from e
             images, labels = np.concatenate([x_tr, x_te]), np.concatenate([y_tr, y_te])
             what = f"{title} via keras.datasets: {len(x_tr):,} train + {len(x_te):,} test images (train first)"
             source = "keras.datasets"
@@ -440,16 +553,7 @@ def load_dataset(name, data_dir=None, limit=None):
     elif name == "olivetti":
         path = _find_olivetti(data_dir)
         if path is not None:
-            import scipy.io
-            faces = np.asarray(scipy.io.loadmat(str(path))["faces"])
-            if faces.shape != (4096, 400):
-                raise ValueError(f"Expected 'faces' of shape (4096, 400) in {path}, received {faces.shape}.")
-            # each column is one 64x64 image stored column-major (MATLAB order)
-            images = faces.T.reshape(400, 64, 64, order="F").astype(np.float32)
-            # same min-max scaling as sklearn.datasets.fetch_olivetti_faces, so both sources agree
-            images = images - images.min()
-            images /= images.max()
-            source = str(path)
+            images, source = _read_olivetti_mat(path), str(path)
         else:
             try:
                 from sklearn.datasets import fetch_olivetti_faces
@@ -459,7 +563,7 @@ def load_dataset(name, data_dir=None, limit=None):
                 raise RuntimeError(
                     f"Expected olivettifaces.mat in {looked}, or a download via "
                     f"sklearn.datasets.fetch_olivetti_faces(); received no local file and the download "
-                    f"failed: {type(e).__name__}: {e}") from e
+                    f"failed: {_one_line(e)}") from e
             source = "sklearn fetch"
         labels = np.arange(400, dtype=np.int64) // 10
         images, labels = images[cut], labels[cut]
@@ -498,22 +602,40 @@ def _check_positive(**limits):
 
 def _pil_to_float(im):
     """Any PIL image -> float32 array (H, W, C), C in (1, 3), values in [0, 1].
-    Applies EXIF orientation, composites transparency over white, scales 16/32-bit data."""
+
+    Applies EXIF orientation and composites transparency over white. Values are
+    scaled by the mode's bit depth, never by the picture's own range, so the same
+    stored value always gives the same result:
+      - 8-bit modes ("1", "L", "P", "RGB", "RGBA", "CMYK", ...): / 255.
+      - "I;16", "I;16B", ... (16-bit samples, e.g. a 16-bit grayscale PNG): / 65535.
+      - "I" (32-bit signed integers, which no PNG/JPEG/BMP/GIF/WebP decodes to,
+        only an image built in memory): taken as 16-bit samples, as Pillow stored
+        16-bit PNG/TIFF data in "I" before it had "I;16": / 65535, then clipped
+        to [0, 1] (negative -> 0, above 65535 -> 1).
+      - "F" (32-bit float): taken as intensities in [0, 1] and clipped (NaN -> 0).
+    A transparent colour (`im.info["transparency"]`, a PNG tRNS chunk) in a grey,
+    16-bit or RGB image makes exactly the pixels of that stored value white.
+    """
     try:
         im = ImageOps.exif_transpose(im)
     except Exception:
         pass  # broken EXIF data: keep the pixels as stored
     mode = im.mode
-    if mode in ("1", "L", "RGB"):
-        arr = np.asarray(im.convert("L") if mode == "1" else im, dtype=np.float32) / 255.0
-    elif mode.startswith("I;16"):
-        arr = np.asarray(im, dtype=np.float32) / 65535.0
-    elif mode in ("I", "F"):
-        arr = np.asarray(im, dtype=np.float32)
-        arr = arr - min(float(arr.min()), 0.0)
-        top = float(arr.max())
-        arr = arr / (1.0 if top <= 1.0 else 255.0 if top <= 255.0 else 65535.0 if top <= 65535.0 else top)
-    elif mode in ("RGBA", "LA", "PA", "RGBa", "La") or "transparency" in im.info:
+    trns = im.info.get("transparency")
+    if mode in ("1", "L", "RGB", "I", "F") or mode.startswith("I;16"):
+        raw = np.asarray(im.convert("L") if mode == "1" else im)
+        if mode == "F":
+            arr = np.nan_to_num(raw.astype(np.float32), nan=0.0, posinf=1.0, neginf=0.0)
+        elif mode == "I" or mode.startswith("I;16"):
+            arr = (raw.astype(np.float64) / 65535.0).astype(np.float32)  # float64: exact for all 32-bit ints
+        else:
+            arr = raw.astype(np.float32) / 255.0
+        if trns is not None and mode != "F":
+            if mode == "RGB" and isinstance(trns, tuple) and len(trns) == 3:
+                arr[(raw == np.asarray(trns)).all(axis=-1)] = 1.0
+            elif isinstance(trns, int) and not isinstance(trns, bool) and mode != "RGB":
+                arr[raw == (trns * 255 if mode == "1" and trns in (0, 1) else trns)] = 1.0  # "1" stores 0/255
+    elif mode in ("RGBA", "LA", "PA", "RGBa", "La") or trns is not None:
         rgba = im.convert("RGBA")
         white = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
         arr = np.asarray(Image.alpha_composite(white, rgba).convert("RGB"), dtype=np.float32) / 255.0
@@ -541,32 +663,120 @@ def _finish(arr, size, channels):
     return np.clip(arr, 0.0, 1.0).astype(np.float32)
 
 
-def _decode(data, max_pixels):
-    """Bytes of one image file -> PIL image with pixels loaded (first frame for animations).
-    Raises ValueError when it is too large or not a readable image."""
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", Image.DecompressionBombWarning)
-        im = Image.open(io.BytesIO(data))
-        w, h = im.size
-        if w * h > max_pixels:
-            raise ValueError(f"{w}x{h} = {w * h:,} pixels is more than max_pixels={max_pixels:,}")
-        im.load()
+# Signatures ("magic bytes") of image and other formats, to say what a refused file is without
+# running its decoder: (offset, bytes, name); the first match wins. Netpbm, PCX, ISO media (AVIF/HEIF),
+# ICO/CUR (whose 4-byte signature an uncompressed TGA can start with) and TGA (no signature; guessed
+# from its header, last) are recognised in _sniff.
+_SIGNATURES = (
+    (0, b"\x89PNG\r\n\x1a\n", "PNG"), (0, b"\xff\xd8\xff", "JPEG"), (0, b"GIF87a", "GIF"), (0, b"GIF89a", "GIF"),
+    (8, b"WEBP", "WebP"), (0, b"BM", "BMP"),
+    (0, b"II*\x00", "TIFF"), (0, b"MM\x00*", "TIFF"), (0, b"II+\x00", "BigTIFF"), (0, b"MM\x00+", "BigTIFF"),
+    (0, b"SIMPLE", "FITS"), (0, b"\x01\xda", "SGI"),
+    (0, b"Image type:", "IM"), (0, b"DDS ", "DDS"), (0, b"8BPS", "PSD"), (0, b"icns", "ICNS"),
+    (0, b"\x00\x00\x00\x0cjP  \r\n\x87\n", "JPEG 2000"), (0, b"\xff\x4f\xff\x51", "JPEG 2000"),
+    (0, b"%!PS", "EPS"), (0, b"\xc5\xd0\xd3\xc6", "EPS"), (0, b"%PDF", "PDF"), (0, b"qoif", "QOI"),
+    (0, b"BLP1", "BLP"), (0, b"BLP2", "BLP"), (0, b"\x89HDF\r\n\x1a\n", "HDF5"), (0, b"GRIB", "GRIB"),
+    (0, b"BUFR", "BUFR"), (0, b"DanM", "MSP"), (0, b"LinS", "MSP"), (0, b"\x59\xa6\x6a\x95", "Sun raster"),
+    (0, b"\xb1\x68\xde\x3a", "DCX"), (0, b"FTEX", "FTEX"), (0, b"\x80\xe8\x00\x00", "Pixar"),
+    (0, b"\xd7\xcd\xc6\x9a", "WMF"), (0, b"#define", "XBM"), (0, b"/* XPM */", "XPM"),
+    (0, b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1", "OLE (MIC)"), (20, b"GIMP", "GIMP brush"),
+    (0, b"PK\x03\x04", "ZIP"), (0, b"\x1f\x8b", "gzip"), (0, b"<svg", "SVG"), (0, b"<?xml", "XML"),
+    (0, b"RIFF", "RIFF"), (4, b"\x11\xaf", "FLI"), (4, b"\x12\xaf", "FLC"),
+)
+_NETPBM = {b"1": "PBM", b"4": "PBM", b"2": "PGM", b"5": "PGM", b"3": "PPM", b"6": "PPM", b"7": "PAM",
+           b"f": "PFM", b"F": "PFM"}
+
+
+def _sniff(head):
+    """Name of the format a file's first bytes `head` announce ("PNG", "TIFF", "FITS", ...), or None.
+    Only compares bytes: no decoder runs."""
+    head = bytes(head[:64])
+    for offset, magic, name in _SIGNATURES:
+        if head[offset:offset + len(magic)] == magic:
+            return name
+    if head[:4] in (b"\x00\x00\x01\x00", b"\x00\x00\x02\x00") and int.from_bytes(head[4:6], "little") >= 1:
+        return "ICO" if head[2] == 1 else "CUR"  # + the number of images, which a TGA has 0 of there
+    if head[:1] == b"P" and head[1:2] in _NETPBM and head[2:3].isspace():
+        return _NETPBM[head[1:2]]
+    if len(head) >= 4 and head[0] == 0x0A and head[1] in (0, 2, 3, 4, 5) and head[2] in (0, 1) \
+            and head[3] in (1, 2, 4, 8):  # manufacturer 10, version, RLE flag, bits per pixel
+        return "PCX"
+    if head[4:8] == b"ftyp":
+        brand = head[8:12]
+        return "AVIF" if brand in (b"avif", b"avis") else "HEIF" if brand in (b"heic", b"heix", b"mif1", b"msf1") \
+            else "ISO media (MP4/MOV)"
+    if (len(head) >= 18 and head[1] in (0, 1) and head[2] in (1, 2, 3, 9, 10, 11, 32, 33)
+            and head[16] in (1, 8, 15, 16, 24, 32) and int.from_bytes(head[12:14], "little") > 0
+            and int.from_bytes(head[14:16], "little") > 0):
+        return "TGA"
+    return None
+
+
+class _Refused(ValueError):
+    """A user file not decoded. `kind`: "format" (another format than IMAGE_FORMATS), "unknown" (no
+    signature recognised), "broken" (one of IMAGE_FORMATS that Pillow could not read) or "size" (over
+    max_pixels); `found`: the format's name or None; str(): the short reason listed in Dataset.skipped."""
+
+    def __init__(self, kind, reason, found=None, detail=""):
+        super().__init__(reason)
+        self.kind, self.found, self.detail = kind, found, detail
+
+
+def _open_header(data, max_pixels):
+    """Bytes of an image file (or only its first bytes) -> PIL image with its header parsed and no
+    pixels decoded. Only the IMAGE_FORMATS plugins are tried. Raises _Refused naming the format found
+    (from its signature, without decoding it) when it is another one, and for images over max_pixels."""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            im = Image.open(io.BytesIO(data), formats=IMAGE_FORMATS)
+    except Image.DecompressionBombError as e:  # over Pillow's own limit (2 x Image.MAX_IMAGE_PIXELS)
+        raise _Refused("size", f"too large to decode ({_one_line(e)})", detail=_one_line(e)) from e
+    except Exception as e:  # UnidentifiedImageError, or a plugin's OSError/ValueError on a broken header
+        found = _sniff(data)
+        if found is None:
+            raise _Refused("unknown", f"unrecognised format (not {_FORMATS_TEXT})") from e
+        if found in _FORMAT_NAMES.values():
+            raise _Refused("broken", f"broken {found} ({_one_line(e)})", found, _one_line(e)) from e
+        raise _Refused("format", f"{found} format, not decoded (only {_FORMATS_TEXT} are)", found) from e
+    w, h = im.size
+    if w * h > max_pixels:
+        raise _Refused("size", f"{w}x{h} = {w * h:,} pixels is more than max_pixels={max_pixels:,}",
+                       _FORMAT_NAMES.get(im.format, im.format), f"{w}x{h} ({w * h:,} pixels)")
     return im
 
 
-def prepare_image(source, size, channels):
+def _decode(data, max_pixels):
+    """Bytes of one image file -> PIL image with its pixels loaded (first frame for animations).
+    Raises _Refused (a ValueError) when it is another format, too large or not readable."""
+    im = _open_header(data, max_pixels)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            im.load()
+    except Exception as e:
+        found = _FORMAT_NAMES.get(im.format, im.format)
+        raise _Refused("broken", f"broken {found} ({_one_line(e)})", found, _one_line(e)) from e
+    return im
+
+
+def prepare_image(source, size, channels, max_pixels=MAX_PIXELS):
     """Turn one user image into a model input: float32 (size, size, channels) in [0, 1].
 
     Args:
         source: a path (str or PathLike), bytes, a binary file-like object (e.g. a
             Streamlit UploadedFile), a PIL.Image, or an ndarray of shape (H, W) or
             (H, W, C) with C in (1, 3, 4), dtype uint8 or float in [0, 1].
-            Files may be in any format Pillow reads (PNG, JPEG, BMP, GIF, WebP, ...).
+            Files must be PNG, JPEG, BMP, GIF or WebP (`IMAGE_FORMATS`), whatever
+            their name; other formats are refused without being decoded.
         size: output side length, int in 8..128 (usually 28, 32 or 64).
         channels: 1 (grayscale) or 3 (RGB).
+        max_pixels: files whose header declares more than this width x height
+            are refused before decoding; default MAX_PIXELS (40,000,000).
     See the module docstring for the conversion rules (EXIF, alpha over white, ...).
     """
     _check_size_channels(size, channels)
+    _check_positive(max_pixels=max_pixels)
     if isinstance(source, np.ndarray):
         arr = source
         if arr.ndim == 2:
@@ -600,18 +810,27 @@ def prepare_image(source, size, channels):
         raise ValueError(f"Expected a path, bytes, file-like object, PIL.Image or ndarray, "
                          f"received {type(source).__name__}.")
     try:
-        im = _decode(data, _MAX_PIXELS)
-    except Exception as e:
-        raise ValueError(f"Expected an image file (PNG, JPEG, BMP, GIF or WebP), received {len(data)} bytes "
-                         f"that Pillow could not read ({_reason(e)}).") from e
+        im = _decode(data, max_pixels)
+    except _Refused as e:
+        expected, n = f"Expected an image file ({_FORMATS_TEXT})", f"{len(data):,} bytes"
+        if e.kind == "format":
+            msg = f"{expected}, received {n} in {e.found} format, which is not decoded."
+        elif e.kind == "unknown":
+            msg = f"{expected}, received {n} of an unrecognised format."
+        elif e.kind == "broken":
+            msg = f"{expected}, received {n} that start like a {e.found} but Pillow could not read ({e.detail})."
+        elif e.found is not None:
+            msg = (f"Expected an image of at most max_pixels={max_pixels:,} pixels, received a {e.found} "
+                   f"image of {e.detail}.")
+        else:
+            msg = f"Expected an image of at most max_pixels={max_pixels:,} pixels, received {n}: {e}."
+        raise ValueError(msg) from e
     return _finish(_pil_to_float(im), size, channels)
 
 
 def _reason(e):
-    """Short human reason for a failed image decode."""
-    if isinstance(e, UnidentifiedImageError):
-        return "not a recognised image format"
-    return f"{type(e).__name__}: {e}"
+    """Short human reason for a file that was not read, for Dataset.skipped."""
+    return str(e) if isinstance(e, _Refused) else _one_line(e)
 
 
 def _read_filelike(f):
@@ -643,17 +862,62 @@ def _wanted(name):
     return name.lower().endswith(IMAGE_EXTENSIONS)
 
 
-def _build_user_dataset(entries, size, channels, max_pixels, skipped, name, source, shown_as, where, n_entries):
-    """Decode (entry_name, read_bytes) pairs into a Dataset; labels from sub-folders.
+def _build_user_dataset(entries, size, channels, max_pixels, max_total_pixels, skipped, name, source,
+                        shown_as, where, n_entries):
+    """Decode user image files into a Dataset; labels from sub-folders.
+
+    Args:
+        entries: (entry_name, read_head, read_all) triples: read_head() gives the
+            file's first _HEADER_BYTES (or all of it when shorter), read_all() all of it.
+        max_pixels, max_total_pixels: per-image and whole-set caps on width x height.
+        skipped: list of "name: reason" strings to extend.
+        name, source: of the Dataset; shown_as, where, n_entries: for messages.
+
+    Two passes. First the headers are parsed in order (nothing decoded): other
+    formats, unreadable headers and images over max_pixels are skipped, and the
+    declared pixels of the rest are summed; as soon as the sum passes
+    max_total_pixels -> ValueError, before any decoding. Then the images are
+    decoded one at a time and resized.
 
     An image gets the label of its first sub-folder under the common root of all
     readable images, when every image sits in a sub-folder and there are at least
     2 distinct ones (class_names sorted); otherwise labels are None.
     """
-    images, names = [], []
-    for entry_name, read in entries:
+    headed, declared = [], 0
+    for n_read, (entry_name, read_head, read_all) in enumerate(entries, 1):
         try:
-            images.append(_finish(_pil_to_float(_decode(read(), max_pixels)), size, channels))
+            head = read_head()
+            try:
+                im = _open_header(head, max_pixels)
+            except _Refused as e:
+                if e.kind != "broken" or len(head) < _HEADER_BYTES:
+                    raise
+                im = _open_header(read_all(), max_pixels)  # a header longer than _HEADER_BYTES (big EXIF, ...)
+            w, h = im.size
+        except Exception as e:
+            skipped.append(f"{entry_name}: {_reason(e)}")
+            continue
+        declared += w * h
+        headed.append((entry_name, read_all))
+        if declared > max_total_pixels:  # stop here: a refusal costs at most max_total_pixels / w / h headers
+            more = f" of {len(entries):,}" if len(entries) > n_read else ""
+            raise ValueError(f"Expected at most max_total_pixels={max_total_pixels:,} pixels (width x height "
+                             f"summed over the images) in {where}, received {shown_as!r} whose first {n_read:,}"
+                             f"{more} image files already declare {declared:,} pixels; nothing was decoded.")
+
+    images, names, decoded = [], [], 0
+    for entry_name, read_all in headed:
+        try:
+            im = _decode(read_all(), max_pixels)
+        except Exception as e:  # broken pixel data, a bad CRC in the zip, a file that vanished, ...
+            skipped.append(f"{entry_name}: {_reason(e)}")
+            continue
+        decoded += im.size[0] * im.size[1]
+        if decoded > max_total_pixels:  # only when a file changed between the two passes
+            raise ValueError(f"Expected at most max_total_pixels={max_total_pixels:,} pixels in {where}, "
+                             f"received {shown_as!r} whose images changed while it was read.")
+        try:
+            images.append(_finish(_pil_to_float(im), size, channels))
             names.append(entry_name)
         except Exception as e:
             skipped.append(f"{entry_name}: {_reason(e)}")
@@ -683,30 +947,54 @@ def _build_user_dataset(entries, size, channels, max_pixels, skipped, name, sour
                                description=description, source=source, skipped=skipped)
 
 
-def load_image_zip(source, size=28, channels=1, max_files=20000, max_total_bytes=512 * 2**20,
-                   max_ratio=100.0, max_pixels=40_000_000):
+def _zip_directory_size(fp):
+    """(entries, central-directory bytes) that a zip's end record declares, or None when it has none.
+    Read before zipfile parses the whole directory (uses zipfile's own end-record reader)."""
+    try:
+        end = zipfile._EndRecData(fp)
+    except Exception:
+        return None
+    if not end:
+        return None
+    return int(end[zipfile._ECD_ENTRIES_TOTAL]), int(end[zipfile._ECD_SIZE])
+
+
+def load_image_zip(source, size=28, channels=1, max_files=MAX_FILES, max_total_bytes=MAX_TOTAL_BYTES,
+                   max_ratio=MAX_RATIO, max_pixels=MAX_PIXELS, max_total_pixels=MAX_TOTAL_PIXELS,
+                   max_entries=MAX_ZIP_ENTRIES):
     """Load a .zip of images (e.g. a user upload) as a Dataset. Entries are read
     in memory only; nothing is extracted and entry names are never used as paths.
+    The same bytes always give the same Dataset (entries are read sorted by name),
+    so callers may cache the result by a hash of the bytes.
 
     Args:
         source: path (str / PathLike) to a .zip, its bytes, or a binary file-like
             object (e.g. Streamlit's UploadedFile).
         size: output side length, int in 8..128, default 28.
         channels: 1 (grayscale, default) or 3 (RGB).
-        max_files: most image entries allowed (default 20000); more -> ValueError.
+        max_files: most image entries allowed; default MAX_FILES (20,000); more -> ValueError.
         max_total_bytes: most total declared uncompressed bytes of the image
-            entries (default 512 MiB); more -> ValueError.
+            entries, stored or compressed; default MAX_TOTAL_BYTES (512 MiB);
+            more -> ValueError. No entry is ever inflated past its declared size.
         max_ratio: entries over 1 MiB uncompressed whose uncompressed/compressed
-            size ratio exceeds this (default 100) are skipped as zip bombs.
-        max_pixels: images with width * height above this (default 40,000,000) are skipped.
-    Accepted: .png .jpg .jpeg .bmp .gif .webp (any case); directories, other
-    files, __MACOSX/ and hidden (dot) files are ignored. Unreadable images are
-    listed in Dataset.skipped as "name: reason". Labels come from sub-folders
-    (see module docstring / _build_user_dataset). The Dataset is named
+            size ratio exceeds this are skipped as zip bombs; default MAX_RATIO (100).
+        max_pixels: images whose header declares more than this width x height
+            are skipped; default MAX_PIXELS (40,000,000).
+        max_total_pixels: when the headers of the image entries declare more
+            width x height than this in total, the whole zip is refused before
+            anything is decoded; default MAX_TOTAL_PIXELS (1,310,720,000).
+        max_entries: most entries of any kind (folders and other files too),
+            checked before the zip's directory is parsed; default MAX_ZIP_ENTRIES (60,000).
+    Accepted: .png .jpg .jpeg .bmp .gif .webp names (any case) holding PNG, JPEG,
+    BMP, GIF or WebP data (other formats are skipped, named, without decoding);
+    directories, other files, __MACOSX/ and hidden (dot) files are ignored.
+    Unreadable images are listed in Dataset.skipped as "name: reason". Labels
+    come from sub-folders (see _build_user_dataset). The Dataset is named
     "upload:<zip name>".
     """
     _check_size_channels(size, channels)
-    _check_positive(max_files=max_files, max_total_bytes=max_total_bytes, max_ratio=max_ratio, max_pixels=max_pixels)
+    _check_positive(max_files=max_files, max_total_bytes=max_total_bytes, max_ratio=max_ratio,
+                    max_pixels=max_pixels, max_total_pixels=max_total_pixels, max_entries=max_entries)
     if isinstance(source, (str, os.PathLike)):
         label, origin = Path(source).name, str(source)
         if not Path(source).is_file():
@@ -719,17 +1007,32 @@ def load_image_zip(source, size=28, channels=1, max_files=20000, max_total_bytes
         data = _read_filelike(source)
     else:
         raise ValueError(f"Expected a path, bytes or binary file-like .zip, received {type(source).__name__}.")
+    directory = _zip_directory_size(io.BytesIO(data))
+    if directory is not None:
+        n_declared, cd_bytes = directory
+        if n_declared > max_entries:
+            raise ValueError(f"Expected at most max_entries={max_entries:,} entries in the zip (files and folders "
+                             f"of any kind), received {n_declared:,}.")
+        if cd_bytes > max_entries * _CD_BYTES_PER_ENTRY:
+            raise ValueError(f"Expected a zip directory of at most {max_entries * _CD_BYTES_PER_ENTRY:,} bytes "
+                             f"(max_entries={max_entries:,}), received one of {cd_bytes:,} bytes.")
     try:
         zf = zipfile.ZipFile(io.BytesIO(data))
-    except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, ValueError) as e:
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, ValueError, EOFError) as e:
         raise ValueError(f"Expected a .zip file, received {label!r} ({len(data)} bytes) that is not a "
                          f"readable zip archive ({e}).") from e
 
     with zf:
+        if len(zf.infolist()) > max_entries:  # an end record that undercounts
+            raise ValueError(f"Expected at most max_entries={max_entries:,} entries in the zip (files and folders "
+                             f"of any kind), received {len(zf.infolist()):,}.")
         infos = [i for i in zf.infolist() if not i.is_dir()]
         wanted = sorted((i for i in infos if _wanted(i.filename)), key=lambda i: i.filename)
         if len(wanted) > max_files:
             raise ValueError(f"Expected at most max_files={max_files} images in the zip, received {len(wanted)}.")
+        # declared sizes of every image entry, stored or compressed; zipfile never returns more than the
+        # declared size of an entry (nor more than its compressed size when stored), so a size that lies
+        # low only truncates that entry, and one that lies high only counts against this cap
         total = sum(i.file_size for i in wanted)
         if total > max_total_bytes:
             raise ValueError(f"Expected at most max_total_bytes={max_total_bytes:,} bytes of images (uncompressed) "
@@ -742,30 +1045,41 @@ def load_image_zip(source, size=28, channels=1, max_files=20000, max_total_bytes
                                f"(possible zip bomb)")
                 continue
 
-            def read(info=info):
+            def read(n, info=info):
                 with zf.open(info) as f:  # never more than the declared size
-                    return f.read(info.file_size + 1)[: info.file_size]
-            entries.append((info.filename, read))
-        return _build_user_dataset(entries, size, channels, max_pixels, skipped, name=f"upload:{label}",
-                                   source=origin, shown_as=label, where="a zip",
+                    return f.read(min(n, info.file_size) + 1)[: min(n, info.file_size)]
+            entries.append((info.filename, lambda read=read: read(_HEADER_BYTES),
+                            lambda read=read, info=info: read(info.file_size)))
+        return _build_user_dataset(entries, size, channels, max_pixels, max_total_pixels, skipped,
+                                   name=f"upload:{label}", source=origin, shown_as=label, where="a zip",
                                    n_entries=len(infos))
 
 
-def load_image_folder(path, size=28, channels=1, max_files=20000):
+def load_image_folder(path, size=28, channels=1, max_files=MAX_FILES, max_total_bytes=MAX_TOTAL_BYTES,
+                      max_pixels=MAX_PIXELS, max_total_pixels=MAX_TOTAL_PIXELS):
     """Load every image under a local folder (recursively) as a Dataset.
 
     Args:
         path: an existing directory.
         size: output side length, int in 8..128, default 28.
         channels: 1 (grayscale, default) or 3 (RGB).
-        max_files: most image files allowed (default 20000); more -> ValueError.
-    Same rules as load_image_zip: image extensions only, hidden files/folders and
-    __MACOSX skipped, unreadable or over-40-megapixel images listed in
-    Dataset.skipped, labels from sub-folder names. The Dataset is named
-    "folder:<folder name>".
+        max_files: most image files allowed; default MAX_FILES (20,000); more -> ValueError.
+        max_total_bytes: most total bytes of the image files; default
+            MAX_TOTAL_BYTES (512 MiB); more -> ValueError.
+        max_pixels: images whose header declares more than this width x height
+            are skipped; default MAX_PIXELS (40,000,000).
+        max_total_pixels: when the headers declare more width x height than this
+            in total, the folder is refused before anything is decoded; default
+            MAX_TOTAL_PIXELS (1,310,720,000).
+    Same rules as load_image_zip: image extensions only, PNG/JPEG/BMP/GIF/WebP
+    data only, hidden files/folders and __MACOSX skipped, names that are not
+    regular files (devices, sockets, broken links) ignored, unreadable or
+    too large images listed in Dataset.skipped, labels from sub-folder names.
+    The Dataset is named "folder:<folder name>".
     """
     _check_size_channels(size, channels)
-    _check_positive(max_files=max_files)
+    _check_positive(max_files=max_files, max_total_bytes=max_total_bytes, max_pixels=max_pixels,
+                    max_total_pixels=max_total_pixels)
     root = Path(path) if isinstance(path, (str, os.PathLike)) else None
     if root is None or not root.is_dir():
         raise ValueError(f"Expected path to be an existing directory, received {path!r}.")
@@ -774,10 +1088,25 @@ def load_image_folder(path, size=28, channels=1, max_files=20000):
         dirnames[:] = sorted(d for d in dirnames if not d.startswith(".") and d != "__MACOSX")
         for fn in sorted(filenames):
             rel = (Path(dirpath) / fn).relative_to(root).as_posix()
-            if _wanted(rel):
-                files.append(rel)
+            if not _wanted(rel):
+                continue
+            try:
+                st = os.stat(root / rel)  # follows links: a link to /dev/zero is not a regular file
+            except OSError:
+                continue
+            if stat.S_ISREG(st.st_mode):
+                files.append((rel, st.st_size))
     if len(files) > max_files:
         raise ValueError(f"Expected at most max_files={max_files} images in the folder, received {len(files)}.")
-    entries = [(rel, lambda rel=rel: (root / rel).read_bytes()) for rel in files]
-    return _build_user_dataset(entries, size, channels, _MAX_PIXELS, [], name=f"folder:{root.name}",
+    total = sum(n for _, n in files)
+    if total > max_total_bytes:
+        raise ValueError(f"Expected at most max_total_bytes={max_total_bytes:,} bytes of images in the folder, "
+                         f"received {total:,}.")
+
+    def read(rel, n):
+        with open(root / rel, "rb") as f:  # never more than the size listed (a file that grew is cut)
+            return f.read(n)
+    entries = [(rel, lambda rel=rel, n=n: read(rel, min(n, _HEADER_BYTES)), lambda rel=rel, n=n: read(rel, n))
+               for rel, n in files]
+    return _build_user_dataset(entries, size, channels, max_pixels, max_total_pixels, [], name=f"folder:{root.name}",
                                source=str(root), shown_as=str(root), where="a folder", n_entries=len(files))

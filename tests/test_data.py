@@ -1,16 +1,20 @@
 """Tests for aecore.data: built-in datasets from the offline copies, splits,
 fingerprints, and user uploads (zip, folder, single image). No network."""
 
+import gzip
 import io
+import re
+import shutil
 import subprocess
 import sys
+import time
 import types
 import zipfile
 from pathlib import Path
 
 import numpy as np
 import pytest
-from PIL import Image
+from PIL import Image, ImageFile
 
 from aecore import data as D
 
@@ -384,3 +388,378 @@ def test_prepare_image_errors(tmp_path):
     path = tmp_path / "ok.gif"
     path.write_bytes(encode("P", size=(5, 5), fmt="GIF"))
     assert D.prepare_image(str(path), 8, 3).shape == (8, 8, 3)
+
+
+# -----------------------------------------------------------------------------
+# pixel values follow the mode's bit depth, not the picture (issue "Trust the results", 4)
+
+def png_bytes(im, **kw):
+    buf = io.BytesIO()
+    im.save(buf, "PNG", **kw)
+    return buf.getvalue()
+
+
+def test_values_scaled_by_bit_depth_not_by_the_picture():
+    png16 = png_bytes(Image.fromarray(np.full((6, 6), 255, np.uint16)))
+    with Image.open(io.BytesIO(png16)) as im:
+        assert im.mode == "I;16"  # what Pillow 11 makes of a 16-bit grayscale PNG
+    assert np.allclose(D.prepare_image(png16, 8, 1), 255 / 65535, atol=1e-6)
+    # mode "I" (32-bit ints) is taken as 16-bit samples: 255 is dark and 1 is nearly black, whatever the rest
+    assert np.allclose(D.prepare_image(Image.fromarray(np.full((6, 6), 255, np.int32)), 8, 1), 255 / 65535, atol=1e-6)
+    assert np.allclose(D.prepare_image(Image.fromarray(np.full((6, 6), 1, np.int32)), 8, 1), 1 / 65535, atol=1e-7)
+    big = Image.fromarray(np.array([[0, 65535, 200000], [-5, 32768, 1]] * 3, np.int32))
+    x = D.prepare_image(big, 8, 1)
+    assert 0.0 <= x.min() and x.max() <= 1.0
+    assert D.dataset_from_arrays(D._pil_to_float(big)[None]).images.max() == 1.0  # clipped, not rescaled
+    assert np.allclose(D._pil_to_float(big)[1, :, 0], [0.0, 32768 / 65535, 1 / 65535])
+    # mode "F": intensities in [0, 1], clipped; a picture's own range does not matter
+    assert np.allclose(D.prepare_image(Image.fromarray(np.full((6, 6), 0.25, np.float32)), 8, 1), 0.25)
+    assert np.allclose(D.prepare_image(Image.fromarray(np.full((6, 6), 200.0, np.float32)), 8, 1), 1.0)
+    f = Image.fromarray(np.array([[-1.0, 0.5, np.nan, np.inf]] * 4, np.float32))
+    assert np.allclose(D._pil_to_float(f)[0, :, 0], [0.0, 0.5, 0.0, 1.0])
+
+
+def test_grey_and_rgb_png_with_transparent_colour_composited_on_white():
+    grey = np.full((8, 8), 100, np.uint8)
+    grey[:, :4] = 30
+    x = D.prepare_image(png_bytes(Image.fromarray(grey), transparency=100), 8, 1)
+    assert np.allclose(x[:, :4], 30 / 255, atol=1e-6) and np.allclose(x[:, 4:], 1.0)
+    rgb = np.zeros((8, 8, 3), np.uint8)
+    rgb[:, 4:] = (1, 2, 3)
+    y = D.prepare_image(png_bytes(Image.fromarray(rgb), transparency=(1, 2, 3)), 8, 3)
+    assert np.allclose(y[:, :4], 0.0) and np.allclose(y[:, 4:], 1.0)
+    deep = np.full((8, 8), 1000, np.uint16)
+    deep[:, :4] = 5
+    z = D.prepare_image(png_bytes(Image.fromarray(deep), transparency=1000), 8, 1)
+    assert np.allclose(z[:, :4], 5 / 65535, atol=1e-7) and np.allclose(z[:, 4:], 1.0)
+    bits = Image.fromarray(np.arange(64).reshape(8, 8) % 2 == 1)  # mode "1", white pixels transparent
+    w = D.prepare_image(png_bytes(bits, transparency=1), 8, 1)
+    assert w.min() == 0.0 and np.allclose(w[:, 1::2], 1.0)
+    ds = D.load_image_zip(make_zip({"t.png": png_bytes(Image.new("L", (9, 9), 7), transparency=7)}))
+    assert np.allclose(ds.images, 1.0)
+
+
+# -----------------------------------------------------------------------------
+# only PNG, JPEG, BMP, GIF and WebP are decoded (issue "Trust the results", 5)
+
+def fits_bytes(width=16, height=16, payload_mib=0):
+    """A minimal FITS file (GZIP_1 tile-compressed image in a BINTABLE) Pillow's FITS plugin opens."""
+    import zlib
+
+    def card(key, value=None):
+        return (f"{key:<8}= {value:>20}" if value is not None else key).ljust(80).encode("ascii")
+    primary = b"".join([card("SIMPLE", "T"), card("BITPIX", "8"), card("NAXIS", "0"), card("END")])
+    ext = b"".join([card("XTENSION", "'BINTABLE'"), card("BITPIX", "8"), card("NAXIS", "0"), card("ZIMAGE", "T"),
+                    card("ZCMPTYPE", "'GZIP_1  '"), card("ZBITPIX", "8"), card("ZNAXIS", "2"),
+                    card("ZNAXIS1", str(width)), card("ZNAXIS2", str(height)), card("END")])
+    packer = zlib.compressobj(9, zlib.DEFLATED, 31)  # gzip
+    body = b"".join([packer.compress(b"\0" * (1 << 20)) for _ in range(payload_mib)]
+                    + [packer.compress(b"\0" * (4 * width * height)), packer.flush()])
+    return primary.ljust(2880, b" ") + ext.ljust(2880, b" ") + body
+
+
+def other_format(fmt):
+    """A small image in a format Pillow reads (and here writes) but this module must not decode."""
+    if fmt == "FITS":
+        return fits_bytes()
+    buf = io.BytesIO()
+    Image.new("RGB", (16, 16), (10, 20, 30)).save(buf, fmt)
+    return buf.getvalue()
+
+
+OTHER_FORMATS = ["TIFF", "ICO", "PCX", "TGA", "PPM", "SGI", "IM", "DDS", "FITS"]
+
+
+@pytest.mark.parametrize("fmt", OTHER_FORMATS)
+def test_prepare_image_refuses_other_formats_and_names_them(fmt, tmp_path):
+    data = other_format(fmt)
+    with Image.open(io.BytesIO(data)) as im:  # Pillow alone decodes it
+        assert im.format == fmt
+    path = tmp_path / "digit.png"
+    path.write_bytes(data)
+    for source in (data, path, io.BytesIO(data)):
+        with pytest.raises(ValueError) as e:
+            D.prepare_image(source, 28, 1)
+        msg = str(e.value)
+        assert msg.startswith("Expected an image file (PNG, JPEG, BMP, GIF or WebP), received")
+        assert f"in {fmt} format" in msg and f"{len(data):,} bytes" in msg and "\n" not in msg
+
+
+def test_zip_and_folder_skip_other_formats_and_name_them(tmp_path):
+    entries = {f"x/{fmt.lower()}.png": other_format(fmt) for fmt in OTHER_FORMATS}
+    entries["x/ok.png"] = encode("L", color=255)
+    ds = D.load_image_zip(make_zip(entries))
+    assert len(ds) == 1 and np.allclose(ds.images, 1.0) and len(ds.skipped) == len(OTHER_FORMATS)
+    for fmt in OTHER_FORMATS:
+        line = next(s for s in ds.skipped if s.startswith(f"x/{fmt.lower()}.png: "))
+        assert f"{fmt} format" in line and "not decoded" in line
+    with pytest.raises(ValueError) as e:
+        D.load_image_zip(make_zip({"digit.png": other_format("TIFF")}))
+    assert "digit.png: TIFF format" in str(e.value)
+    for name, payload in entries.items():
+        (tmp_path / Path(name).name).write_bytes(payload)
+    folder = D.load_image_folder(tmp_path)
+    assert len(folder) == 1 and any(s.startswith("fits.png: FITS format") for s in folder.skipped)
+
+
+def test_unrecognised_and_broken_files_say_so():
+    with pytest.raises(ValueError) as e:
+        D.prepare_image(b"garbage", 28, 1)
+    assert str(e.value) == ("Expected an image file (PNG, JPEG, BMP, GIF or WebP), received 7 bytes "
+                            "of an unrecognised format.")
+    broken = encode("L")[:45]
+    with pytest.raises(ValueError) as e:
+        D.prepare_image(broken, 28, 1)
+    assert "45 bytes that start like a PNG" in str(e.value)
+    ds = D.load_image_zip(make_zip({"a.png": encode("L"), "b.png": b"garbage", "c.jpg": broken}))
+    assert ds.skipped == ["b.png: unrecognised format (not PNG, JPEG, BMP, GIF or WebP)",
+                          ds.skipped[1]] and ds.skipped[1].startswith("c.jpg: broken PNG (")
+
+
+def test_fits_with_big_gzip_payload_refused_fast_without_decoding(monkeypatch):
+    from PIL import FitsImagePlugin
+
+    def boom(*args, **kwargs):
+        raise AssertionError("the FITS decoder ran")
+    monkeypatch.setattr(FitsImagePlugin.FitsGzipDecoder, "decode", boom)
+    monkeypatch.setattr(FitsImagePlugin.FitsImageFile, "_open", boom)
+    fits = fits_bytes(4000, 4000, payload_mib=64)  # ~70 KB that gunzip to 64 MiB, declared 4000x4000
+    t = time.perf_counter()
+    with pytest.raises(ValueError, match="in FITS format"):
+        D.prepare_image(fits, 28, 1)
+    with pytest.raises(ValueError, match="digit.png: FITS format"):
+        D.load_image_zip(make_zip({"digit.png": fits}))
+    assert time.perf_counter() - t < 1.0
+
+
+def test_allowed_formats_defined_once():
+    assert D.IMAGE_FORMATS == ("PNG", "JPEG", "BMP", "GIF", "WEBP")
+    for fmt in D.IMAGE_FORMATS:
+        assert D.prepare_image(encode("RGB", fmt=fmt), 8, 3).shape == (8, 8, 3)
+
+
+# -----------------------------------------------------------------------------
+# budgets for a whole zip / folder (issue "Trust the results", 6)
+
+def huge_png():
+    """A black 6000x6000 PNG: 36 megapixels (under the per-image cap) in ~35 KB."""
+    buf = io.BytesIO()
+    Image.new("L", (6000, 6000), 0).save(buf, "PNG")
+    return buf.getvalue()
+
+
+def test_zip_pixel_budget_refuses_before_decoding(monkeypatch):
+    png = huge_png()
+    payload = make_zip({f"d{i // 100}/{i}.png": png for i in range(300)}, zipfile.ZIP_STORED)
+    decoded = []
+
+    def load(self):
+        decoded.append(self)
+        raise AssertionError("an image was decoded")
+    monkeypatch.setattr(ImageFile.ImageFile, "load", load)
+    t = time.perf_counter()
+    with pytest.raises(ValueError) as e:
+        D.load_image_zip(payload)
+    elapsed = time.perf_counter() - t
+    msg = str(e.value)
+    assert elapsed < 1.0 and not decoded, (elapsed, decoded)
+    # the headers are read in name order until the budget is passed: 37 x 36,000,000 > 1,310,720,000
+    assert f"max_total_pixels={D.MAX_TOTAL_PIXELS:,}" in msg and "first 37 of 300 image files" in msg
+    assert f"declare {37 * 36_000_000:,} pixels" in msg
+    assert "nothing was decoded" in msg and "\n" not in msg
+
+
+def test_pixel_budget_is_a_parameter_and_counts_declared_sizes(tmp_path):
+    entries = {f"{i}.png": encode("L", size=(100, 100)) for i in range(3)}
+    assert len(D.load_image_zip(make_zip(entries), max_total_pixels=30_000)) == 3
+    with pytest.raises(ValueError, match="max_total_pixels=29,999 .* first 3 image files already declare 30,000"):
+        D.load_image_zip(make_zip(entries), max_total_pixels=29_999)
+    for name, payload in entries.items():
+        (tmp_path / name).write_bytes(payload)
+    assert len(D.load_image_folder(tmp_path, max_total_pixels=30_000)) == 3
+    with pytest.raises(ValueError, match="in a folder.* 30,000 pixels"):
+        D.load_image_folder(tmp_path, max_total_pixels=29_999)
+    with pytest.raises(ValueError, match="Expected an image of at most max_pixels=9,999 pixels"):
+        D.prepare_image(entries["0.png"], 28, 1, max_pixels=9_999)
+    with pytest.raises(ValueError, match="0.png: 100x100 = 10,000 pixels is more than max_pixels=9,999"):
+        D.load_image_folder(tmp_path, max_pixels=9_999)
+
+
+def test_limits_are_module_constants_used_as_defaults():
+    import inspect
+
+    expected = {"max_files": D.MAX_FILES, "max_total_bytes": D.MAX_TOTAL_BYTES, "max_ratio": D.MAX_RATIO,
+                "max_pixels": D.MAX_PIXELS, "max_total_pixels": D.MAX_TOTAL_PIXELS,
+                "max_entries": D.MAX_ZIP_ENTRIES}
+    for func in (D.load_image_zip, D.load_image_folder, D.prepare_image):
+        params = inspect.signature(func).parameters
+        for key, value in expected.items():
+            if key in params:
+                assert params[key].default == value, (func.__name__, key)
+    assert set(expected) <= set(inspect.signature(D.load_image_zip).parameters)
+    folder_params = set(inspect.signature(D.load_image_folder).parameters)
+    assert {"max_pixels", "max_total_pixels", "max_total_bytes"} <= folder_params
+    assert D.MAX_PIXELS <= D.MAX_TOTAL_PIXELS and D.MAX_FILES <= D.MAX_ZIP_ENTRIES
+
+
+def test_zip_entry_cap_counts_every_entry_before_parsing():
+    entries = {f"notes/{i}.txt": b"" for i in range(30)}
+    entries["a.png"] = encode("L")
+    with pytest.raises(ValueError, match="max_entries=20 .* received 31"):
+        D.load_image_zip(make_zip(entries), max_entries=20)
+    assert len(D.load_image_zip(make_zip(entries), max_entries=31)) == 1
+    # an end record that undercounts its entries is caught once the directory is parsed
+    payload = bytearray(make_zip(entries))
+    end = payload.rfind(b"PK\x05\x06")
+    payload[end + 8:end + 12] = (1).to_bytes(2, "little") * 2  # entries on this disk, entries in all
+    with pytest.raises(ValueError, match="max_entries=20 .* received 31"):
+        D.load_image_zip(bytes(payload), max_entries=20)
+    # a directory far bigger than its entries need (huge names) is refused before it is parsed
+    with pytest.raises(ValueError, match="Expected a zip directory of at most 512 bytes"):
+        D.load_image_zip(make_zip({"a" * 600 + ".png": encode("L")}), max_entries=2)
+
+
+def test_zip_stored_entries_count_against_caps():
+    entries = {f"{i}.png": encode("L", size=(64, 64)) for i in range(4)}
+    stored = make_zip(entries, zipfile.ZIP_STORED)
+    with pytest.raises(ValueError, match="max_total_bytes"):
+        D.load_image_zip(stored, max_total_bytes=sum(map(len, entries.values())) - 1)
+    with pytest.raises(ValueError, match="max_files=3"):
+        D.load_image_zip(stored, max_files=3)
+    assert len(D.load_image_zip(stored)) == 4
+
+
+def patch_sizes(payload, name, file_size):
+    """The zip with `name`'s declared uncompressed size changed in its local header and central directory."""
+    out = bytearray(payload)
+    encoded = name.encode()
+    for sig, size_at in ((b"PK\x01\x02", 24), (b"PK\x03\x04", 22)):
+        at = out.find(sig)
+        while at >= 0:
+            name_at = at + (46 if sig == b"PK\x01\x02" else 30)
+            if out[name_at:name_at + len(encoded)] == encoded:
+                out[at + size_at:at + size_at + 4] = file_size.to_bytes(4, "little")
+            at = out.find(sig, at + 4)
+    return bytes(out)
+
+
+def test_zip_declared_size_that_lies_bounds_the_read():
+    bomb = encode("L") + b"\0" * (64 << 20)  # a PNG followed by 64 MiB of zeros (~64 KB deflated)
+    payload = patch_sizes(make_zip({"a.png": encode("L"), "bomb.png": bomb}), "bomb.png", 1000)
+    t = time.perf_counter()
+    ds = D.load_image_zip(payload)
+    assert time.perf_counter() - t < 1.0
+    assert len(ds) == 1 and len(ds.skipped) == 1 and ds.skipped[0].startswith("bomb.png: ")
+    with pytest.raises(ValueError, match="max_total_bytes"):
+        D.load_image_zip(patch_sizes(make_zip({"a.png": encode("L")}), "a.png", D.MAX_TOTAL_BYTES + 1))
+
+
+def test_zip_jpeg_whose_header_is_longer_than_the_first_bytes_read():
+    buf = io.BytesIO()
+    Image.new("RGB", (30, 20), (200, 10, 10)).save(buf, "JPEG", icc_profile=b"\0" * (8 * D._HEADER_BYTES))
+    ds = D.load_image_zip(make_zip({"a.jpg": buf.getvalue()}), channels=3)
+    assert len(ds) == 1 and ds.skipped == [] and ds.images[0, 5, 5, 0] > 0.7
+
+
+def test_zip_is_deterministic_for_the_same_bytes():
+    payload = make_zip(labelled_zip_entries())
+    a, b = D.load_image_zip(payload), D.load_image_zip(bytearray(payload))
+    assert a.fingerprint == b.fingerprint and a.skipped == b.skipped
+
+
+def test_folder_skips_what_is_not_a_regular_file(tmp_path):
+    (tmp_path / "a.png").write_bytes(encode("L"))
+    if Path("/dev/zero").exists():
+        (tmp_path / "zero.png").symlink_to("/dev/zero")
+    ds = D.load_image_folder(tmp_path)
+    assert len(ds) == 1
+
+
+# -----------------------------------------------------------------------------
+# corrupt built-in data files: one-line ValueError naming the file (issue "Trust the results", 8)
+
+def corrupt_mnist(tmp_path, images_bytes):
+    folder = tmp_path / "mnist"
+    folder.mkdir()
+    shutil.copy(SHARED / "mnist" / "t10k-labels-idx1-ubyte.gz", folder)
+    path = folder / "t10k-images-idx3-ubyte.gz"
+    path.write_bytes(images_bytes)
+    return path
+
+
+def gz(data):
+    return gzip.compress(data, mtime=0)
+
+
+@needs_mnist
+@pytest.mark.parametrize("case, expected", [
+    ("truncated", "that ends early (truncated: EOFError"),
+    ("not_gzip", "that is not valid gzip data (BadGzipFile"),
+    ("corrupt_deflate", "whose compressed data is corrupt (zlib.error"),
+    ("wrong_header", "with header 00 00 0c 03"),
+    ("short_header", "of 6 bytes, shorter than its 16-byte header"),
+    ("short_data", "received 100 (truncated)"),
+    ("wrong_shape", "Expected 28x28 images"),
+    ("empty", "with header (empty)"),
+])
+def test_corrupt_mnist_file_gives_one_line_valueerror(tmp_path, case, expected):
+    real = (SHARED / "mnist" / "t10k-images-idx3-ubyte.gz").read_bytes()
+    header = bytes([0, 0, 8, 3]) + b"".join(n.to_bytes(4, "big") for n in (10000, 28, 28))
+    payload = {
+        "truncated": real[: len(real) // 2],
+        "not_gzip": b"this is not gzip at all" * 10,
+        "corrupt_deflate": real[:20] + bytes(b ^ 0x55 for b in real[20:2000]) + real[2000:],
+        "wrong_header": gz(bytes([0, 0, 12, 3]) + header[4:] + b"\0" * 100),
+        "short_header": gz(header[:6]),
+        "short_data": gz(header + b"\0" * 100),
+        "wrong_shape": gz(bytes([0, 0, 8, 3]) + b"".join(n.to_bytes(4, "big") for n in (10000, 32, 32))
+                          + b"\0" * (10000 * 32 * 32)),
+        "empty": gz(b""),
+    }[case]
+    path = corrupt_mnist(tmp_path, payload)
+    with pytest.raises(ValueError) as e:
+        D.load_dataset("mnist", data_dir=tmp_path)
+    msg = str(e.value)
+    assert msg.startswith("Expected") and str(path) in msg and expected in msg and "\n" not in msg, msg
+    assert D.list_datasets(tmp_path)[0]["source"] == str(path.parent)  # listing does not read the files
+
+
+@needs_mnist
+def test_mnist_labels_not_matching_images_named(tmp_path):
+    folder = tmp_path / "mnist"
+    folder.mkdir()
+    shutil.copy(SHARED / "mnist" / "t10k-images-idx3-ubyte.gz", folder)
+    labels = folder / "t10k-labels-idx1-ubyte.gz"
+    labels.write_bytes(gz(bytes([0, 0, 8, 1]) + (5).to_bytes(4, "big") + bytes([1, 2, 3, 4, 5])))
+    with pytest.raises(ValueError, match=f"as many labels in {re.escape(str(labels))}"):
+        D.load_dataset("mnist", data_dir=tmp_path)
+    labels.write_bytes(gz(bytes([0, 0, 8, 1]) + (10000).to_bytes(4, "big") + bytes([200] * 10000)))
+    with pytest.raises(ValueError, match=f"labels 0..9 in {re.escape(str(labels))}, received a label 200"):
+        D.load_dataset("mnist", data_dir=tmp_path)
+
+
+@pytest.mark.parametrize("case, expected", [
+    ("garbage", "that scipy could not read (ValueError: Unknown mat file type"),
+    ("truncated", "that scipy could not read ("),
+    ("no_faces", "Expected a 'faces' array in"),
+    ("wrong_shape", "Expected 'faces' of shape (4096, 400)"),
+    ("constant", "Expected finite pixel values that are not all equal"),
+])
+def test_corrupt_olivetti_file_gives_one_line_valueerror(tmp_path, case, expected):
+    import scipy.io
+
+    path = tmp_path / "olivettifaces.mat"
+    if case == "garbage":
+        path.write_bytes(b"this is not a MATLAB file\n" * 40)
+    elif case == "truncated":
+        real = SHARED / "olivetti" / "olivettifaces.mat"
+        if not real.is_file():
+            pytest.skip("offline Olivetti copy not found")
+        path.write_bytes(real.read_bytes()[:5000])
+    else:
+        faces = {"no_faces": None, "wrong_shape": np.zeros((64, 64)), "constant": np.ones((4096, 400))}[case]
+        scipy.io.savemat(str(path), {"x": np.zeros(3)} if faces is None else {"faces": faces})
+    with pytest.raises(ValueError) as e:
+        D.load_dataset("olivetti", data_dir=tmp_path)
+    msg = str(e.value)
+    assert msg.startswith("Expected") and str(path) in msg and expected in msg and "\n" not in msg, msg
