@@ -10,6 +10,8 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+import math
+import numbers
 from typing import Any
 
 KINDS = ("ae", "dae", "sparse", "vae")
@@ -22,6 +24,23 @@ ACTIVATIONS = ("elu", "relu", "gelu")
 
 # Bumped whenever a change to the model code would make old weights load wrong.
 FORMAT_VERSION = 1
+
+# Upper bounds on settings that validate but would only ever fail or produce
+# nonsense later (the failure then blames the learning rate). Non-finite
+# values (inf, nan) are refused for every float field whatever its bounds.
+MAX_BETA = 1000.0  # beta-VAE work uses beta up to a few hundred; far above that
+# the KL term swamps the reconstruction and the code collapses to the prior on
+# every dataset here (the Train page offers 0..100).
+MAX_SPARSITY_WEIGHT = 100.0  # the reconstruction loss is a per-pixel mean of
+# order 0.01-1; a weight of 100 already makes the penalty dominate it by
+# orders of magnitude (all-zero codes). The Train page offers 0..10.
+MAX_HIDDEN_LAYERS = 8  # deeper MLP autoencoders gain nothing on these images
+# and only multiply the parameters (8 x 8192 units is about a billion).
+MAX_CONV_STAGES = 8  # a 256 px image halves at most 6 times while staying
+# >= 4 px (see models.conv_strides); further stages run at stride 1 and only
+# add cost. 8 leaves room without allowing absurd depths.
+MAX_SEED = 2**32 - 1  # keras.utils.set_random_seed seeds NumPy, which refuses
+# anything larger (a larger seed would validate and then crash at training).
 
 
 def _expect(cond: bool, what: str, received: Any) -> None:
@@ -46,6 +65,7 @@ class ModelConfig:
             `epochs`: converges further in a fixed time budget). Default
             `constant`.
         seed: seeds weights, shuffling and noise; same config -> same model.
+            An integer in 0..2**32 - 1 (NumPy's seed range). Default 0.
         val_fraction: share of the dataset held out for validation and the
             metrics. Default 0.2 (the seeds' 80/20 split).
         patience: epochs without validation improvement before stopping;
@@ -54,7 +74,7 @@ class ModelConfig:
             quick runs and tests.
         recon_loss: `bce` (per-pixel binary cross-entropy, sharp digits) or
             `mse`. Default `bce`.
-        beta: VAE weight of the KL term (beta-VAE). Default 1.0.
+        beta: VAE weight of the KL term (beta-VAE), in [0, 1000]. Default 1.0.
         kl_warmup_epochs: VAE: the KL weight ramps linearly from 0 to `beta`
             over this many epochs. Default 0 (no warm-up).
         noise: denoising noise type: `gaussian` (one sigma), `gaussian_hetero`
@@ -65,14 +85,16 @@ class ModelConfig:
             Default 0.3.
         sparsity: sparse AE penalty: `l1` on the code, or `kl` to a target
             mean activation (sigmoid code). Default `l1`.
-        sparsity_weight: weight of the sparsity penalty. Default 1e-3.
+        sparsity_weight: weight of the sparsity penalty, in [0, 100].
+            Default 1e-3.
         sparsity_target: target mean activation for `kl`. Default 0.05.
-        filters: conv channels per down-sampling stage. Default (32, 64).
+        filters: conv channels per down-sampling stage: 1 to 8 stages of
+            1..1024 channels. Default (32, 64).
         activation: hidden-layer activation, `elu`, `relu` or `gelu`. Default
             `elu` (on MNIST it reconstructs better than ReLU for the same
             epochs: 0.41 vs 0.44 of PCA's error after 20 epochs).
-        hidden_units: dense layers between image (or conv maps) and code.
-            Default (256,).
+        hidden_units: dense layers between image (or conv maps) and code:
+            at most 8 layers of 1..8192 units. Default (256,).
         image_size: resize side for uploaded datasets (28, 32 or 64).
         channels: 1 (grayscale) or 3 (RGB) for uploaded datasets.
         dataset_fingerprint: content hash of the dataset; filled in by
@@ -107,12 +129,20 @@ class ModelConfig:
     dataset_fingerprint: str = ""
 
     def __post_init__(self) -> None:
-        self.filters = tuple(int(f) for f in self.filters)
-        self.hidden_units = tuple(int(h) for h in self.hidden_units)
+        # Lists (from JSON) and NumPy integers become tuples of ints; anything
+        # else (bools, floats, strings) is left as given for `validate` to refuse.
+        self.filters = _int_tuple(self.filters)
+        self.hidden_units = _int_tuple(self.hidden_units)
         self.validate()
 
     def validate(self) -> "ModelConfig":
-        """Raise ValueError naming the first bad field; return self."""
+        """Raise ValueError naming the first bad field; return self.
+
+        Every float must be finite and every number within bounds that
+        training can actually use, so a bad setting fails here with its name
+        rather than later as a diverged run. Whether the model fits in memory
+        depends on the image shape too: see `aecore.sizing.check_fits`.
+        """
         _expect(isinstance(self.dataset, str) and self.dataset != "", "a dataset name", self.dataset)
         _expect(self.kind in KINDS, f"kind in {KINDS}", self.kind)
         _expect(self.arch in ARCHS, f"arch in {ARCHS}", self.arch)
@@ -124,29 +154,32 @@ class ModelConfig:
         _expect(_is_num(self.learning_rate) and 0 < self.learning_rate <= 1,
                 "learning_rate in (0, 1]", self.learning_rate)
         _expect(self.lr_schedule in LR_SCHEDULES, f"lr_schedule in {LR_SCHEDULES}", self.lr_schedule)
-        _expect(_is_int(self.seed) and self.seed >= 0, "seed an integer >= 0", self.seed)
+        _expect(_is_int(self.seed) and 0 <= self.seed <= MAX_SEED, f"seed an integer in 0..{MAX_SEED}", self.seed)
         _expect(_is_num(self.val_fraction) and 0 < self.val_fraction < 1,
                 "val_fraction in (0, 1)", self.val_fraction)
         _expect(_is_int(self.patience) and self.patience >= 0, "patience an integer >= 0", self.patience)
         _expect(self.limit is None or (_is_int(self.limit) and self.limit >= 2),
                 "limit None or an integer >= 2", self.limit)
         _expect(self.recon_loss in RECON_LOSSES, f"recon_loss in {RECON_LOSSES}", self.recon_loss)
-        _expect(_is_num(self.beta) and self.beta >= 0, "beta >= 0", self.beta)
+        _expect(_is_num(self.beta) and 0 <= self.beta <= MAX_BETA,
+                f"beta a finite number in [0, {MAX_BETA:g}]", self.beta)
         _expect(_is_int(self.kl_warmup_epochs) and self.kl_warmup_epochs >= 0,
                 "kl_warmup_epochs an integer >= 0", self.kl_warmup_epochs)
         _expect(self.noise in NOISE_TYPES, f"noise in {NOISE_TYPES}", self.noise)
         _expect(_is_num(self.noise_level) and 0 <= self.noise_level <= 1,
                 "noise_level in [0, 1]", self.noise_level)
         _expect(self.sparsity in SPARSITY_TYPES, f"sparsity in {SPARSITY_TYPES}", self.sparsity)
-        _expect(_is_num(self.sparsity_weight) and self.sparsity_weight >= 0,
-                "sparsity_weight >= 0", self.sparsity_weight)
+        _expect(_is_num(self.sparsity_weight) and 0 <= self.sparsity_weight <= MAX_SPARSITY_WEIGHT,
+                f"sparsity_weight a finite number in [0, {MAX_SPARSITY_WEIGHT:g}]", self.sparsity_weight)
         _expect(_is_num(self.sparsity_target) and 0 < self.sparsity_target < 1,
                 "sparsity_target in (0, 1)", self.sparsity_target)
-        _expect(len(self.filters) >= 1 and all(1 <= f <= 1024 for f in self.filters),
-                "filters a non-empty list of integers in 1..1024", self.filters)
+        _expect(isinstance(self.filters, tuple) and 1 <= len(self.filters) <= MAX_CONV_STAGES
+                and all(_is_int(f) and 1 <= f <= 1024 for f in self.filters),
+                f"filters a list of 1 to {MAX_CONV_STAGES} integers in 1..1024", self.filters)
         _expect(self.activation in ACTIVATIONS, f"activation in {ACTIVATIONS}", self.activation)
-        _expect(all(1 <= h <= 8192 for h in self.hidden_units),
-                "hidden_units integers in 1..8192", self.hidden_units)
+        _expect(isinstance(self.hidden_units, tuple) and len(self.hidden_units) <= MAX_HIDDEN_LAYERS
+                and all(_is_int(h) and 1 <= h <= 8192 for h in self.hidden_units),
+                f"hidden_units a list of at most {MAX_HIDDEN_LAYERS} integers in 1..8192", self.hidden_units)
         _expect(self.image_size is None or (_is_int(self.image_size) and 8 <= self.image_size <= 128),
                 "image_size None or an integer in 8..128", self.image_size)
         _expect(self.channels in (None, 1, 3), "channels None, 1 or 3", self.channels)
@@ -200,7 +233,25 @@ def _is_int(x: Any) -> bool:
 
 
 def _is_num(x: Any) -> bool:
-    return isinstance(x, (int, float)) and not isinstance(x, bool) and x == x
+    """A finite real: int or float (NumPy float64 included), not bool, not inf or nan."""
+    if isinstance(x, bool) or not isinstance(x, (int, float)):
+        return False
+    return isinstance(x, int) or math.isfinite(x)  # isfinite overflows on ints beyond a float's range
+
+
+def _int_tuple(value: Any) -> Any:
+    """A sequence of integers (list, tuple, array; NumPy integers included,
+    bools not) as a tuple of Python ints. Anything else is returned as given,
+    or as a tuple of its items, for `validate` to refuse by name."""
+    if isinstance(value, (str, bytes)):
+        return value
+    try:
+        items = tuple(value)
+    except TypeError:  # not iterable, e.g. a bare 32
+        return value
+    if all(isinstance(v, numbers.Integral) and not isinstance(v, bool) for v in items):
+        return tuple(int(v) for v in items)
+    return items
 
 
 # The home page's one-click model: a conv VAE with a 2-D code on MNIST, small

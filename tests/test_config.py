@@ -1,8 +1,9 @@
 """Tests for aecore.config: validation messages, JSON round trip, stable keys."""
 
+import numpy as np
 import pytest
 
-from aecore.config import ModelConfig
+from aecore.config import QUICKSTART, ModelConfig
 
 
 def test_json_round_trip_is_exact():
@@ -43,3 +44,90 @@ def test_unknown_fields_and_bad_json_are_rejected():
         ModelConfig.from_dict({"colour": "red"})
     with pytest.raises(ValueError, match="Expected a JSON object"):
         ModelConfig.from_json("{not json")
+
+
+# --- finite numbers and sane bounds ("Trust the results", item 10) -----------------------
+FLOAT_FIELDS = ("learning_rate", "val_fraction", "beta", "noise_level", "sparsity_weight", "sparsity_target")
+
+
+@pytest.mark.parametrize("value", [float("inf"), float("-inf"), float("nan"), 1e30, 10**400])
+@pytest.mark.parametrize("field", FLOAT_FIELDS)
+def test_non_finite_and_absurd_floats_are_refused_by_name(field, value):
+    with pytest.raises(ValueError) as e:
+        ModelConfig(**{field: value})
+    msg = str(e.value)
+    assert msg.startswith(f"Expected {field} ") and repr(value) in msg
+
+
+@pytest.mark.parametrize("field,ok,bad", [
+    ("beta", 1000.0, 1000.5),
+    ("sparsity_weight", 100.0, 100.5),
+    ("seed", 2**32 - 1, 2**32),  # NumPy's seed range: a larger seed crashed at training
+])
+def test_upper_bounds_are_inclusive_and_enforced(field, ok, bad):
+    assert getattr(ModelConfig(**{field: ok}), field) == ok
+    with pytest.raises(ValueError, match=f"Expected {field} "):
+        ModelConfig(**{field: bad})
+
+
+@pytest.mark.parametrize("field,value", [
+    ("filters", (32, True)),
+    ("filters", (32.0, 64)),
+    ("filters", ("32",)),
+    ("filters", 32),
+    ("filters", ()),
+    ("filters", (8,) * 9),
+    ("hidden_units", (256, False)),
+    ("hidden_units", (2.5,)),
+    ("hidden_units", (0,)),
+    ("hidden_units", (16,) * 9),
+    ("hidden_units", "256"),
+])
+def test_integer_lists_refuse_bools_non_ints_and_too_many_layers(field, value):
+    with pytest.raises(ValueError) as e:
+        ModelConfig(**{field: value})
+    assert str(e.value).startswith(f"Expected {field} a list of ")
+
+
+def test_integer_lists_accept_lists_numpy_integers_and_no_hidden_layer():
+    cfg = ModelConfig(filters=[np.int64(16), 32], hidden_units=np.array([64, 32]))
+    assert cfg.filters == (16, 32) and cfg.hidden_units == (64, 32)
+    assert all(type(v) is int for v in cfg.filters + cfg.hidden_units)
+    assert ModelConfig(hidden_units=()).hidden_units == ()
+    assert len(ModelConfig(filters=(8,) * 8, hidden_units=(16,) * 8).hidden_units) == 8
+
+
+def test_numpy_floats_are_still_accepted_with_the_same_key():
+    assert ModelConfig(beta=np.float64(0.5)).key() == ModelConfig(beta=0.5).key()
+
+
+def test_round_trip_at_the_bounds():
+    cfg = ModelConfig(kind="vae", beta=1000.0, sparsity_weight=100.0, seed=2**32 - 1,
+                      filters=(8,) * 8, hidden_units=(16,) * 8, learning_rate=1.0)
+    assert ModelConfig.from_json(cfg.to_json()) == cfg
+
+
+@pytest.mark.parametrize("cfg,key", [
+    (ModelConfig(), "4e013145a094b509"),
+    (QUICKSTART, "f20e3239828b921a"),
+    (ModelConfig(kind="vae", arch="dense", latent_dim=2, beta=0.5, filters=(16, 32), hidden_units=(128, 64)),
+     "b6669b4464147341"),
+    (ModelConfig(kind="sparse", sparsity="kl", sparsity_weight=0.1, seed=7, hidden_units=()), "dd237255e4dd1602"),
+])
+def test_keys_of_existing_valid_configs_are_unchanged(cfg, key):
+    # Keys computed with the config code before the stricter validation: cached models stay found.
+    assert cfg.key() == key
+
+
+@pytest.mark.parametrize("flags,field", [
+    (["--beta", "inf"], "beta"),
+    (["--sparsity-weight", "1e30"], "sparsity_weight"),
+    (["--learning-rate", "nan"], "learning_rate"),
+    (["--hidden-units", ",".join(["8192"] * 9)], "hidden_units"),
+])
+def test_cli_train_refuses_in_one_line_before_loading_tensorflow(flags, field, capsys):
+    from aecore.cli import EXIT_USAGE, main
+
+    assert main(["train", *flags]) == EXIT_USAGE  # validated before any import of TensorFlow or data
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and f"Expected {field} " in err and "learning rate" not in err
