@@ -119,35 +119,57 @@ def conv_strides(height: int, width: int, n_stages: int) -> list[int]:
     return strides
 
 
+class _Seeds:
+    """Hands every layer its own initializer seed, derived from the run's seed.
+
+    Keras' unseeded initializers draw from a process-wide random state that any
+    other thread may reseed (`keras.utils.set_random_seed`, a page building a
+    model): seeding each layer's initializer explicitly makes the same config
+    give the same initial weights whatever else runs in the process.
+    """
+
+    def __init__(self, seed: int, stream: int):
+        self.base, self.count = (int(seed) * 1_000_003 + stream * 7919) % (2**31 - 1), 0
+
+    def kernel(self) -> keras.initializers.Initializer:
+        self.count += 1
+        return keras.initializers.GlorotUniform(seed=(self.base + self.count) % (2**31 - 1))
+
+
 def build_encoder(cfg: ModelConfig, image_shape: tuple[int, int, int], n_out: int) -> keras.Model:
     """Image -> `n_out` features (the code, or mean and log-variance for a VAE)."""
     h, w, c = image_shape
+    seeds = _Seeds(cfg.seed, stream=1)
     x = inputs = keras.Input(shape=image_shape, name="image")
     if cfg.arch == "conv":
         for f, s in zip(cfg.filters, conv_strides(h, w, len(cfg.filters))):
-            x = layers.Conv2D(f, 3, strides=s, padding="same", activation=cfg.activation)(x)
+            x = layers.Conv2D(f, 3, strides=s, padding="same", activation=cfg.activation,
+                              kernel_initializer=seeds.kernel())(x)
     x = layers.Flatten()(x)
     for units in cfg.hidden_units:
-        x = layers.Dense(units, activation=cfg.activation)(x)
+        x = layers.Dense(units, activation=cfg.activation, kernel_initializer=seeds.kernel())(x)
     if cfg.kind == "vae":
-        outputs = [layers.Dense(cfg.latent_dim, name="z_mean")(x), layers.Dense(cfg.latent_dim, name="z_log_var")(x)]
+        outputs = [layers.Dense(cfg.latent_dim, name="z_mean", kernel_initializer=seeds.kernel())(x),
+                   layers.Dense(cfg.latent_dim, name="z_log_var", kernel_initializer=seeds.kernel())(x)]
     else:
         # Sparse codes need a non-negative (L1) or (0, 1) (KL target) activation.
         act = {"l1": "relu", "kl": "sigmoid"}[cfg.sparsity] if cfg.kind == "sparse" else None
-        outputs = layers.Dense(n_out, activation=act, name="code")(x)
+        outputs = layers.Dense(n_out, activation=act, name="code", kernel_initializer=seeds.kernel())(x)
     return keras.Model(inputs, outputs, name="encoder")
 
 
 def build_decoder(cfg: ModelConfig, image_shape: tuple[int, int, int]) -> keras.Model:
     """Code -> image in [0, 1] (sigmoid output)."""
     h, w, c = image_shape
+    seeds = _Seeds(cfg.seed, stream=2)
     x = inputs = keras.Input(shape=(cfg.latent_dim,), name="code")
     for units in reversed(cfg.hidden_units):
-        x = layers.Dense(units, activation=cfg.activation)(x)
+        x = layers.Dense(units, activation=cfg.activation, kernel_initializer=seeds.kernel())(x)
     if cfg.arch == "conv":
         strides = conv_strides(h, w, len(cfg.filters))
         down = int(np.prod(strides))
-        x = layers.Dense((h // down) * (w // down) * cfg.filters[-1], activation=cfg.activation)(x)
+        x = layers.Dense((h // down) * (w // down) * cfg.filters[-1], activation=cfg.activation,
+                         kernel_initializer=seeds.kernel())(x)
         x = layers.Reshape((h // down, w // down, cfg.filters[-1]))(x)
         # Mirror of the encoder; each stage outputs the channels of the stage
         # before it, and the last one outputs the image itself. Up-sampling
@@ -158,9 +180,9 @@ def build_decoder(cfg: ModelConfig, image_shape: tuple[int, int, int]) -> keras.
             last = i == len(strides) - 1
             x = layers.Conv2DTranspose(c if last else outs[i], 3, strides=s, padding="same",
                                        activation="sigmoid" if last else cfg.activation,
-                                       name="image" if last else None)(x)
+                                       name="image" if last else None, kernel_initializer=seeds.kernel())(x)
     else:
-        x = layers.Dense(h * w * c, activation="sigmoid")(x)
+        x = layers.Dense(h * w * c, activation="sigmoid", kernel_initializer=seeds.kernel())(x)
         x = layers.Reshape((h, w, c), name="image")(x)
     return keras.Model(inputs, x, name="decoder")
 
@@ -316,7 +338,9 @@ def build_model(cfg: ModelConfig, image_shape, compile: bool = True, steps_per_e
     if len(shape) != 3 or not all(isinstance(s, (int, np.integer)) for s in shape) \
             or not (4 <= shape[0] <= 256 and 4 <= shape[1] <= 256) or shape[2] not in (1, 3):
         raise ValueError(f"Expected an image shape (H, W, C) with H, W in 4..256 and C 1 or 3, received {image_shape}.")
-    keras.utils.set_random_seed(cfg.seed)
+    # No global seeding here (it would reseed every other thread's Keras): the
+    # initializers, the noise and sampling streams and the shuffle are all
+    # seeded from `cfg.seed` themselves.
     cls = VAE if cfg.kind == "vae" else Autoencoder
     model = cls(cfg.to_dict(), shape)
     if compile:

@@ -5,6 +5,10 @@ What it adds to a bare `model.fit`:
 - progress events (epoch, batch, losses, ETA) for live curves in the UI,
 - early stopping that restores the best weights, and a stop flag the UI can
   set: training ends at the next batch and keeps the best weights so far,
+  plus what it takes to resume such a run later (`ResumeState`),
+- a shuffle owned by the run (a stateless permutation per epoch from the
+  config's seed), so the same config trains the same model even while other
+  threads build models or reseed Keras,
 - a NaN/Inf guard: a diverging run stops with a clear message,
 - KL warm-up for the VAE, and held-out metrics (MSE / PSNR / SSIM) at the end.
 The training loop itself is Keras' own `fit`, so throughput stays that of fit.
@@ -20,11 +24,13 @@ from typing import Any, Callable, Iterable
 
 import numpy as np
 import keras
+import tensorflow as tf
 
 from . import metrics as qm
 from .config import ModelConfig
 from .data import Dataset, split_dataset
 from .models import Autoencoder, add_noise, build_model
+from .sizing import check_fits
 
 
 class TrainingDiverged(RuntimeError):
@@ -61,11 +67,45 @@ class TrainResult:
     config: ModelConfig
     history: dict[str, list[float]]
     metrics: dict[str, float]
-    stopped: str  # "completed", "early_stopping" or "user"
+    stopped: str  # "completed", "early_stopping" or "user" (see COMPLETE)
     best_epoch: int
     seconds: float
     image_shape: tuple[int, int, int]
     steps: int = 0  # batches trained, a partial last epoch included
+    resume: "ResumeState | None" = None  # set when stopped before the configured epochs
+
+    @property
+    def complete(self) -> bool:
+        """True when the run ended as configured (all epochs, or early stopping by patience)."""
+        return self.stopped in COMPLETE
+
+
+# How a run ended. Only the first two finished as configured and may answer a cache lookup.
+COMPLETE = ("completed", "early_stopping")
+STOPPED_BY_USER = "user"
+
+
+@dataclasses.dataclass
+class ResumeState:
+    """What a stopped run needs to continue where it left off.
+
+    epoch: completed epochs (training resumes with epoch `epoch + 1`).
+    weights: the model's weights when it stopped (the entry itself keeps the best ones).
+    optimizer: the optimizer's variables (step count, Adam's moments), in order.
+    rng: the states of the model's noise and sampling streams (not among its weights).
+    history, best_loss, best_epoch, wait, steps, seconds: the run's bookkeeping so far.
+    """
+
+    epoch: int
+    weights: list[np.ndarray]
+    optimizer: list[np.ndarray]
+    rng: list[np.ndarray]
+    history: dict[str, list[float]]
+    best_loss: float
+    best_epoch: int
+    wait: int
+    steps: int
+    seconds: float
 
 
 ProgressFn = Callable[[Progress], Any]
@@ -82,11 +122,19 @@ class _Monitor(keras.callbacks.Callback):
         self.best_loss, self.best_weights, self.best_epoch, self.wait = math.inf, None, 0, 0
         self.stopped, self.diverged = "completed", None
         self.epoch, self.t0, self.last_emit, self.steps = 0, 0.0, 0.0, 0
+        self.first_epoch, self.epochs_done, self.batches_this_epoch = 0, 0, 0
+
+    def resume_from(self, state: "ResumeState", best_weights: list[np.ndarray] | None) -> None:
+        """Continue a stopped run's bookkeeping (history, best weights, patience)."""
+        self.history = {k: list(v) for k, v in state.history.items()}
+        self.best_loss, self.best_epoch, self.wait, self.steps = state.best_loss, state.best_epoch, state.wait, state.steps
+        self.best_weights = best_weights if state.best_epoch > 0 else None
+        self.first_epoch = self.epoch = self.epochs_done = state.epoch
 
     def _emit(self, phase: str, batch: int, losses: dict) -> None:
-        done = self.epoch * self.batches + batch
+        done = (self.epoch - self.first_epoch) * self.batches + batch
         elapsed = time.perf_counter() - self.t0
-        total = self.cfg.epochs * self.batches
+        total = (self.cfg.epochs - self.first_epoch) * self.batches
         eta = elapsed / max(done, 1) * max(total - done, 0)
         event = Progress(phase, self.epoch + 1, self.cfg.epochs, batch, self.batches,
                          losses, self.history, elapsed, eta)
@@ -97,13 +145,14 @@ class _Monitor(keras.callbacks.Callback):
         self.t0 = time.perf_counter()
 
     def on_epoch_begin(self, epoch, logs=None):
-        self.epoch = epoch
+        self.epoch, self.batches_this_epoch = epoch, 0
         if self.cfg.kind == "vae" and self.cfg.kl_warmup_epochs > 0:
             ramp = min(1.0, epoch / self.cfg.kl_warmup_epochs)
             self.model.kl_weight.assign(self.cfg.beta * ramp)
 
     def on_train_batch_end(self, batch, logs=None):
         self.steps += 1
+        self.batches_this_epoch = batch + 1
         losses = {k: float(v) for k, v in (logs or {}).items()}
         bad = [k for k, v in losses.items() if not math.isfinite(v)]
         if bad:
@@ -113,7 +162,7 @@ class _Monitor(keras.callbacks.Callback):
             self.model.stop_training = True
             return
         if self.stop_event is not None and self.stop_event.is_set():
-            self.stopped = "user"
+            self.stopped = STOPPED_BY_USER
             self.model.stop_training = True
         now = time.perf_counter()
         if self.fns and now - self.last_emit >= self.every:
@@ -126,6 +175,9 @@ class _Monitor(keras.callbacks.Callback):
         logs = {k: float(v) for k, v in (logs or {}).items()}
         if "val_loss" not in logs:  # no validation ran
             return
+        if self.batches_this_epoch < self.batches:
+            return  # stopped mid-epoch: the epoch is not counted (a resume runs it again)
+        self.epochs_done = epoch + 1
         if not all(math.isfinite(v) for v in logs.values()):
             self.diverged = f"Training diverged at epoch {epoch + 1}: validation losses {logs}. Expected finite values."
             self.model.stop_training = True
@@ -143,10 +195,68 @@ class _Monitor(keras.callbacks.Callback):
                 self.stopped = "early_stopping"
                 self.model.stop_training = True
         self._emit("epoch", self.batches, logs)
+        if self.stop_event is not None and self.stop_event.is_set():  # a stop asked at an epoch's end ends here
+            self.stopped = STOPPED_BY_USER
+            self.model.stop_training = True
 
     def restore_best(self) -> None:
         if self.best_weights is not None:
             self.model.set_weights(self.best_weights)
+
+    def outcome(self) -> str:
+        """How the run ended; a stop after the last batch of the last epoch is a completed run."""
+        if self.stopped == STOPPED_BY_USER and self.epochs_done >= self.cfg.epochs:
+            return "completed"
+        return self.stopped
+
+
+def shuffled_batches(images: np.ndarray, batch_size: int, seed: int, first_epoch: int, epochs: int) -> tf.data.Dataset:
+    """Batches for epochs `first_epoch .. epochs - 1`, each epoch in its own order.
+
+    The order of epoch `e` is a stateless permutation seeded by `(seed, e)`:
+    it depends on nothing but these numbers (not on TensorFlow's global seed,
+    which any thread may reset), and a resumed run sees the same orders as an
+    uninterrupted one. The images stay one tensor; each batch is a gather.
+
+    Args:
+        images: float32 (N, H, W, C).
+        batch_size: images per batch (the last batch of an epoch may be smaller).
+        seed: the run's seed.
+        first_epoch: the first epoch to produce (0-based).
+        epochs: one past the last epoch.
+    Returns:
+        a `tf.data.Dataset` of `(epochs - first_epoch) * ceil(N / batch_size)` batches.
+    """
+    x = tf.convert_to_tensor(images)
+    n = len(images)
+
+    def one_epoch(epoch):
+        order = tf.random.experimental.stateless_shuffle(
+            tf.range(n, dtype=tf.int64), seed=tf.stack([tf.constant(seed, tf.int64), epoch]))
+        return tf.data.Dataset.from_tensor_slices(order).batch(batch_size)
+
+    return (tf.data.Dataset.range(first_epoch, epochs).flat_map(one_epoch)
+            .map(lambda idx: tf.gather(x, idx), num_parallel_calls=tf.data.AUTOTUNE)
+            .prefetch(tf.data.AUTOTUNE))
+
+
+def _optimizer_state(model: Autoencoder) -> list[np.ndarray]:
+    return [np.array(keras.ops.convert_to_numpy(v)) for v in model.optimizer.variables]
+
+
+def _rng_variables(model: Autoencoder) -> list:
+    """The seed-generator states of the noise (DAE) and sampling (VAE) layers, in model order."""
+    return [v for v in model.variables if "seed_generator_state" in v.path]
+
+
+def _restore_optimizer(model: Autoencoder, values: list[np.ndarray]) -> None:
+    model.optimizer.build(model.trainable_variables)
+    variables = model.optimizer.variables
+    if [tuple(v.shape) for v in variables] != [tuple(np.shape(a)) for a in values]:
+        raise ValueError(f"Expected {len(variables)} optimizer variables shaped like this model's, received "
+                         f"{len(values)} that do not match: the stopped run cannot be resumed.")
+    for var, value in zip(variables, values):
+        var.assign(value)
 
 
 def held_out_metrics(model: Autoencoder, val: np.ndarray, batch_size: int = 256) -> dict[str, float]:
@@ -196,7 +306,8 @@ def prepare_data(cfg: ModelConfig, dataset: Dataset) -> tuple[Dataset, Dataset]:
 
 
 def train(config: ModelConfig, dataset: Dataset, callbacks: Iterable[ProgressFn] = (),
-          stop_event: threading.Event | None = None) -> TrainResult:
+          stop_event: threading.Event | None = None, resume: tuple[ResumeState, list[np.ndarray]] | None = None
+          ) -> TrainResult:
     """Train the model `config` describes on `dataset`.
 
     Args:
@@ -206,31 +317,63 @@ def train(config: ModelConfig, dataset: Dataset, callbacks: Iterable[ProgressFn]
         callbacks: callables that receive a `Progress` event a few times a
             second while batches run, once per epoch, and once at the end.
         stop_event: when set (e.g. by a Stop button), training stops after the
-            current batch and keeps the best weights so far.
+            current batch and keeps the best weights so far; the result then
+            carries a `ResumeState`. An epoch cut short is not counted.
+        resume: `(state, best_weights)` of a stopped run of this config:
+            training continues from its weights and optimizer state up to
+            `config.epochs`. Default None (train from scratch).
     Returns:
         a `TrainResult` (model, config, per-epoch history, held-out metrics).
     Raises:
         TrainingDiverged: a loss became NaN/Inf; nothing is returned to cache.
+        ValueError: bad arguments, or a model too big for this machine's memory
+            (`aecore.sizing.check_fits`), refused before anything is built.
     """
     if not isinstance(config, ModelConfig):
         raise ValueError(f"Expected a ModelConfig, received {type(config).__name__}.")
     cfg = config.replace(dataset_fingerprint=dataset.fingerprint if isinstance(dataset, Dataset) else "")
     train_ds, val_ds = prepare_data(cfg, dataset)
+    check_fits(cfg, train_ds.image_shape)  # refuses, with both figures, a model too big to train here
     batches = math.ceil(len(train_ds) / cfg.batch_size)
     model = build_model(cfg, train_ds.image_shape, steps_per_epoch=batches)
     fns = list(callbacks)
     monitor = _Monitor(cfg, batches, fns, stop_event)
+    earlier = 0.0
+    if resume is not None:
+        state, best = resume
+        model.set_weights(state.weights)
+        _restore_optimizer(model, state.optimizer)
+        rng = _rng_variables(model)
+        if [tuple(v.shape) for v in rng] != [tuple(np.shape(a)) for a in state.rng]:
+            raise ValueError(f"Expected {len(rng)} random-stream states for this model, received {len(state.rng)}: "
+                             f"the stopped run cannot be resumed.")
+        for var, value in zip(rng, state.rng):
+            var.assign(value)
+        monitor.resume_from(state, best)
+        earlier = state.seconds
     t0 = time.perf_counter()
-    model.fit(train_ds.images, epochs=cfg.epochs, batch_size=cfg.batch_size, shuffle=True,
-              validation_data=(val_ds.images,), callbacks=[monitor], verbose=0)
+    if monitor.first_epoch < cfg.epochs:
+        model.fit(shuffled_batches(train_ds.images, cfg.batch_size, cfg.seed, monitor.first_epoch, cfg.epochs),
+                  epochs=cfg.epochs, initial_epoch=monitor.first_epoch, steps_per_epoch=batches,
+                  validation_data=(val_ds.images,), validation_batch_size=cfg.batch_size,
+                  shuffle=False, callbacks=[monitor], verbose=0)
+    stopped = monitor.outcome()
+    resume_state = None
+    if stopped == STOPPED_BY_USER:  # keep what a resume needs before the best weights replace the last ones
+        resume_state = ResumeState(monitor.epochs_done, model.get_weights(), _optimizer_state(model),
+                                   [keras.ops.convert_to_numpy(v) for v in _rng_variables(model)],
+                                   {k: list(v) for k, v in monitor.history.items()}, monitor.best_loss,
+                                   monitor.best_epoch, monitor.wait, monitor.steps, 0.0)
     monitor.restore_best()
     if monitor.diverged:
         raise TrainingDiverged(monitor.diverged)
     if not all(np.isfinite(w).all() for w in model.get_weights()):
         raise TrainingDiverged("Training produced non-finite weights. Expected finite weights; try a lower learning rate.")
-    seconds = time.perf_counter() - t0
+    seconds = earlier + time.perf_counter() - t0
+    if resume_state is not None:
+        resume_state.seconds = seconds
     result = TrainResult(model, cfg, monitor.history, held_out_metrics(model, val_ds.images),
-                         monitor.stopped, monitor.best_epoch, seconds, train_ds.image_shape, monitor.steps)
+                         stopped, monitor.best_epoch, seconds, train_ds.image_shape, monitor.steps, resume_state)
     for fn in fns:
         fn(Progress("end", monitor.epoch + 1, cfg.epochs, batches, batches,
                     dict(result.metrics), monitor.history, seconds, 0.0))

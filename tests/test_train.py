@@ -41,23 +41,98 @@ def test_same_config_and_seed_give_the_same_weights(mnist_small):
 
 
 def test_stop_flag_stops_at_the_next_batch_and_keeps_best_weights(mnist_small):
-    stop = threading.Event()
-    seen = []
+    stop, pressed = threading.Event(), []
 
-    def press_stop_in_epoch_3(e):
-        seen.append(e)
-        if e.phase == "epoch" and e.epoch == 2:
+    def press_stop_mid_epoch(e):
+        if e.phase == "batch" and e.epoch >= 3 and e.batch < e.batches - 1 and not pressed:
+            pressed.append(e)
             stop.set()  # as the UI's Stop button does, from the same loop
 
-    cfg = ModelConfig(kind="ae", epochs=50, patience=0, **SMALL)
-    res = train(cfg, mnist_small, callbacks=[press_stop_in_epoch_3], stop_event=stop)
-    assert res.stopped == "user"
-    # Keras validates the cut epoch too, so it appears in the history, but only
-    # one batch of it was trained.
-    assert len(res.history["loss"]) == 3
-    assert res.steps == 2 * math.ceil(480 / 64) + 1
+    cfg = ModelConfig(kind="ae", epochs=200, patience=0, **SMALL)
+    res = train(cfg, mnist_small, callbacks=[press_stop_mid_epoch], stop_event=stop)
+    assert res.stopped == "user" and not res.complete
+    # The cut epoch is not counted (a resume runs it again): the whole epochs before it, and the batches
+    # of the cut one up to the stop.
+    at = pressed[0]
+    assert len(res.history["loss"]) == at.epoch - 1
+    assert res.steps == (at.epoch - 1) * math.ceil(480 / 64) + at.batch + 1  # it ends after the next batch
+    assert res.resume is not None and res.resume.epoch == at.epoch - 1
     assert res.best_epoch == int(np.argmin(res.history["val_loss"])) + 1
     assert res.metrics["val_loss"] == pytest.approx(min(res.history["val_loss"]), rel=1e-3)
+
+
+def test_a_stop_asked_at_an_epochs_end_ends_there(mnist_small):
+    stop = threading.Event()
+    cfg = ModelConfig(kind="ae", epochs=50, patience=0, **SMALL)
+    res = train(cfg, mnist_small, stop_event=stop,
+                callbacks=[lambda e: stop.set() if e.phase == "epoch" and e.epoch == 2 else None])
+    assert res.stopped == "user" and len(res.history["loss"]) == 2 and res.steps == 2 * math.ceil(480 / 64)
+
+
+def test_a_stop_after_the_last_epoch_is_a_completed_run(mnist_small):
+    stop = threading.Event()
+    cfg = ModelConfig(kind="ae", epochs=2, patience=0, **SMALL)
+    res = train(cfg, mnist_small, stop_event=stop,
+                callbacks=[lambda e: stop.set() if e.phase == "epoch" and e.epoch == 2 else None])
+    assert res.stopped == "completed" and res.complete and res.resume is None
+
+
+@pytest.mark.parametrize("kind", ["ae", "dae", "vae"])
+def test_resuming_at_an_epoch_boundary_equals_the_uninterrupted_run(mnist_small, kind):
+    """Weights, Adam's moments and step count, the noise/sampling streams and the shuffle all carry over."""
+    cfg = ModelConfig(kind=kind, epochs=3, patience=0, lr_schedule="cosine", **SMALL)
+    whole = train(cfg, mnist_small)
+    stop = threading.Event()
+    part = train(cfg, mnist_small, stop_event=stop,
+                 callbacks=[lambda e: stop.set() if e.phase == "epoch" and e.epoch == 1 else None])
+    assert part.stopped == "user" and part.resume.epoch == 1 and len(part.history["loss"]) == 1
+    events = []
+    rest = train(cfg, mnist_small, callbacks=[events.append],
+                 resume=(part.resume, part.model.get_weights()))
+    assert rest.stopped == "completed" and rest.complete
+    assert [e.epoch for e in events if e.phase == "epoch"] == [2, 3]  # only the epochs left were trained
+    assert rest.steps == whole.steps
+    np.testing.assert_allclose(rest.history["val_loss"], whole.history["val_loss"], rtol=1e-5)
+    for a, b in zip(rest.model.get_weights(), whole.model.get_weights()):
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
+
+
+def test_same_config_gives_the_same_model_while_other_threads_build_and_reseed(mnist_small):
+    """Before: keras.utils.set_random_seed in build_model made a run depend on other threads (max diff 0.76)."""
+    import keras
+
+    from aecore.models import build_model
+
+    cfg = ModelConfig(kind="vae", arch="conv", latent_dim=2, epochs=2, batch_size=32, filters=(8, 16),
+                      hidden_units=(32,))
+    alone = train(cfg, mnist_small)
+    done, built = threading.Event(), []
+
+    def churn():
+        i = 0
+        while not done.is_set():  # what the pages do while a model trains: build and load models
+            keras.utils.set_random_seed(i)
+            build_model(cfg.replace(seed=i % 5), (28, 28, 1), compile=False)
+            built.append(i)
+            i += 1
+
+    other = threading.Thread(target=churn)
+    other.start()
+    try:
+        busy = train(cfg, mnist_small)
+    finally:
+        done.set()
+        other.join()
+    assert len(built) >= 3  # the other thread really ran during training
+    diff = max(float(np.abs(a - b).max()) for a, b in zip(alone.model.get_weights(), busy.model.get_weights()))
+    assert diff == 0.0
+
+
+def test_a_model_too_big_for_memory_is_refused_before_building(mnist_small, monkeypatch):
+    monkeypatch.setenv("AECORE_MEMORY_BUDGET", "100M")
+    cfg = ModelConfig(kind="ae", arch="dense", hidden_units=(4096, 4096), epochs=1)
+    with pytest.raises(ValueError, match=r"Expected a model that fits in memory: training needs about .* available"):
+        train(cfg, mnist_small)
 
 
 def test_early_stopping_restores_the_best_epoch(mnist_small):
