@@ -68,7 +68,9 @@ def build_parser() -> argparse.ArgumentParser:
     t = sub.add_parser("train", help="train a model (or reuse the cached one); prints the cache key last")
     _add_config_flags(t)
     t.add_argument("--images", help="a folder or .zip of your own images (sets --dataset to upload:<name>)")
-    t.add_argument("--force", action="store_true", help="retrain even if a cached entry exists")
+    t.add_argument("--force", action="store_true", help="retrain from scratch even if a cached entry exists")
+    t.add_argument("--resume", action="store_true",
+                   help="continue a stopped run of this configuration from its weights and optimizer state")
     t.add_argument("--quiet", action="store_true", help="no progress bar")
 
     ls = sub.add_parser("list", help="list cached models")
@@ -90,8 +92,8 @@ def build_parser() -> argparse.ArgumentParser:
     m.add_argument("--upscale", type=int, default=4)
     m.add_argument("--out", default="morph.gif", help="output path ending in .gif or .mp4")
 
-    d = sub.add_parser("delete", help="delete a cached model")
-    d.add_argument("key")
+    d = sub.add_parser("delete", help="delete a cached model (or an unreadable file that `list` names)")
+    d.add_argument("key", help="a cache key, or the file name `list` reports as unreadable")
 
     x = sub.add_parser("export", help="write a standalone .keras file")
     x.add_argument("key")
@@ -120,7 +122,7 @@ def _load_data(args, cfg: ModelConfig):
         ds = data.load_image_zip(path, size, channels) if path.suffix.lower() == ".zip" \
             else data.load_image_folder(path, size, channels)
         if ds.skipped:
-            print(f"skipped {len(ds.skipped)} unreadable file(s): {'; '.join(ds.skipped[:5])}", file=sys.stderr)
+            print(f"not read: {len(ds.skipped)} file(s): {'; '.join(ds.skipped[:5])}", file=sys.stderr)
         return ds
     return data.load_dataset(cfg.dataset, data_dir=args.data_dir)
 
@@ -173,7 +175,14 @@ def run(argv: list[str] | None = None) -> int:
     if args.command == "train":  # validate flags before the slow TensorFlow import
         fields = {f.name for f in dataclasses.fields(ModelConfig)} - {"dataset_fingerprint"}
         cfg = ModelConfig(**{k: v for k, v in vars(args).items() if k in fields})
-    if getattr(args, "key", None) is not None and not _is_key(args.key):
+        from .data import list_datasets
+        from .sizing import check_fits
+
+        shapes = {d["name"]: d["shape"] for d in list_datasets(args.data_dir)}
+        if not args.images and cfg.dataset in shapes:
+            check_fits(cfg, shapes[cfg.dataset])  # before the slow TensorFlow import; train() checks uploads
+    deleting_file = args.command == "delete" and args.key.endswith(".npz")
+    if getattr(args, "key", None) is not None and not _is_key(args.key) and not deleting_file:
         raise ValueError(f"Expected a cache key of 16 hex characters (see `list`), received {args.key!r}.")
     _import_tensorflow_quietly()
     from . import cache as cache_mod
@@ -182,9 +191,14 @@ def run(argv: list[str] | None = None) -> int:
     if args.command == "train":
         ds = _load_data(args, cfg)
         cfg = cfg.replace(dataset=ds.name)
+        stopped = cache_mod.stopped_run(cfg, ds.fingerprint, cache)
+        if stopped is not None and not args.resume and not args.force:
+            print(f"note: a run of this configuration was {stopped.status()}; training from scratch "
+                  f"(pass --resume to continue it)", file=sys.stderr)
         entry, cached = cache_mod.train_or_load(cfg, ds, cache, callbacks=[] if args.quiet else [_progress_bar],
-                                                force=args.force)
-        print(("cached: " if cached else "trained: ") + entry.config.describe() + "  "
+                                                force=args.force, resume=args.resume)
+        outcome = "cached" if cached else "trained" if entry.complete else "stopped"
+        print(f"{outcome}: {entry.config.describe()} ({entry.status()})  "
               + " ".join(f"{k}={v:.4g}" for k, v in entry.metrics.items()))
         print(entry.key)
         return 0
@@ -192,13 +206,13 @@ def run(argv: list[str] | None = None) -> int:
         entries, problems = cache.list()
         rows = [cache_mod.entry_summary(e) for e in entries]
         if args.json:
-            print(json.dumps({"entries": rows, "problems": problems}))
+            print(json.dumps({"entries": rows, "problems": [{"file": p.name, "reason": p.reason} for p in problems]}))
         else:
             for r in rows:
                 print(f"{r['key']}  {r['arch']:<5} {r['kind']:<6} latent {r['latent_dim']:<3} {r['dataset']:<14} "
-                      f"mse {r.get('mse', float('nan')):.4f}  psnr {r.get('psnr', float('nan')):.2f}")
-            for msg in problems:
-                print(f"skipped: {msg}", file=sys.stderr)
+                      f"mse {r.get('mse', float('nan')):.4f}  psnr {r.get('psnr', float('nan')):.2f}  {r['status']}")
+            for p in problems:
+                print(f"unreadable: {p.name}: {p.reason} (remove it with `delete {p.name}`)", file=sys.stderr)
             if not rows:
                 print(f"no cached models in {cache.root}")
         return 0
@@ -238,7 +252,7 @@ def run(argv: list[str] | None = None) -> int:
         print(out)
         return 0
     if args.command == "delete":
-        if not cache.delete(args.key):
+        if not (cache.delete_file(args.key) if deleting_file else cache.delete(args.key)):
             raise ValueError(f"Expected a cached key, received {args.key!r}, which is not in {cache.root}.")
         print(f"deleted {args.key}")
         return 0

@@ -26,15 +26,17 @@ class TrainingJob:
             slow download does not block the UI).
         cache: the `ModelCache` to use. Default `ModelCache()`.
         force: retrain even if a cached entry exists. Default False.
+        resume: continue a stopped run of this config. Default False.
 
     States: "loading" -> "training" -> "done" | "stopped" | "failed".
     """
 
     def __init__(self, config: ModelConfig, load: Callable[[], Dataset], cache: ModelCache | None = None,
-                 force: bool = False):
+                 force: bool = False, resume: bool = False):
         if not isinstance(config, ModelConfig):
             raise ValueError(f"Expected a ModelConfig, received {type(config).__name__}.")
-        self.config, self.load, self.cache, self.force = config, load, cache or ModelCache(), force
+        self.config, self.load, self.cache = config, load, cache or ModelCache()
+        self.force, self.resume = force, resume
         self.stop_event = threading.Event()
         self.state = "loading"
         self.latest: Progress | None = None
@@ -55,8 +57,9 @@ class TrainingJob:
             dataset = self.load()
             self.state = "training"
             self.entry, self.cached = train_or_load(self.config, dataset, self.cache, callbacks=[self._progress],
-                                                    stop_event=self.stop_event, force=self.force)
-            self.state = "stopped" if self.entry.stopped == "user" else "done"
+                                                    stop_event=self.stop_event, force=self.force,
+                                                    resume=self.resume)
+            self.state = "done" if self.entry.complete else "stopped"
         except (ValueError, RuntimeError, OSError) as e:  # bad data or settings, TrainingDiverged, I/O
             self.error, self.state = str(e), "failed"
         except Exception as e:  # never let a thread die silently: the UI shows the message

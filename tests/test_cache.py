@@ -2,6 +2,14 @@
 entries reported not fatal, no pickle, delete, and .keras export."""
 
 import json
+import os
+import re
+import stat
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -36,7 +44,8 @@ def test_listing_skips_and_reports_corrupt_and_partial_entries(mnist_small, tmp_
     (tmp_path / ("1" * 16 + ".npz")).write_bytes(b"not a zip at all")
     entries, problems = cache.list()
     assert [e.key for e in entries] == [entry.key]
-    assert len(problems) == 2 and all("corrupt or partial" in p or "corrupt" in p for p in problems)
+    assert sorted(p.name for p in problems) == ["0" * 16 + ".npz", "1" * 16 + ".npz"]
+    assert all("corrupt" in p.reason or "partial" in p.reason for p in problems)
     with pytest.raises(CacheError, match="corrupt"):
         cache.load("0" * 16)
 
@@ -118,3 +127,78 @@ def test_bad_keys_and_paths_are_rejected(tmp_path):
         cache.load("a" * 16)
     with pytest.raises(CacheError, match="ending in .keras"):
         cache.export_keras("a" * 16, tmp_path / "x.h5")
+
+
+def _stop_after_first_batch():
+    stop = threading.Event()
+    return stop, (lambda e: stop.set() if e.phase == "batch" else None)
+
+
+def test_a_stopped_run_never_answers_for_the_full_run_and_resumes_to_it(mnist_small, tmp_path):
+    cfg = CFG.replace(epochs=5, patience=0)
+    cache = ModelCache(tmp_path)
+    stop, press = _stop_after_first_batch()
+    stopped, cached = train_or_load(cfg, mnist_small, cache, callbacks=[press], stop_event=stop)
+    assert not cached and stopped.stopped == "user" and not stopped.complete and stopped.resumable
+    assert stopped.status() == "stopped by you at epoch 1 of 5" and "stopped by you at epoch 1 of 5" in stopped.label()
+    assert [e.key for e in cache.list()[0]] == [stopped.key]  # listed and usable ...
+    assert cache.load(stopped.key).model is not None
+
+    events = []
+    again, cached = train_or_load(cfg, mnist_small, cache, callbacks=[events.append], resume=True)
+    assert not cached and events  # ... but never served for the full configuration: it was trained on
+    assert again.key == stopped.key and again.complete and again.epochs_done == 5 and not again.resumable
+    assert [e.epoch for e in events if e.phase == "epoch"] == [1, 2, 3, 4, 5]  # the cut epoch 1 runs again
+    assert again.version != stopped.version
+
+    served, cached = train_or_load(cfg, mnist_small, cache)
+    assert cached and served.version == again.version  # now the complete run answers
+
+
+def test_a_stopped_forced_retrain_never_replaces_the_complete_entry(mnist_small, tmp_path):
+    cache = ModelCache(tmp_path)
+    cfg = CFG.replace(epochs=2)
+    complete, _ = train_or_load(cfg, mnist_small, cache)
+    before = complete.path.read_bytes()
+    stop, press = _stop_after_first_batch()
+    with pytest.raises(CacheError, match=r"complete model trained earlier .* is kept"):
+        train_or_load(cfg, mnist_small, cache, force=True, callbacks=[press], stop_event=stop)
+    assert complete.path.read_bytes() == before
+
+
+def test_entries_are_created_readable_per_the_umask(mnist_small, tmp_path):
+    old = os.umask(0o022)
+    try:
+        entry, _ = train_or_load(CFG, mnist_small, ModelCache(tmp_path))
+    finally:
+        os.umask(old)
+    assert stat.S_IMODE(entry.path.stat().st_mode) == 0o644  # not mkstemp's 0600
+
+
+def test_opening_the_cache_removes_only_stale_temporaries(tmp_path):
+    stale, fresh = tmp_path / ".0123456789abcdef-x1.tmp", tmp_path / ".0123456789abcdef-x2.tmp"
+    stale.write_bytes(b"half a save")
+    fresh.write_bytes(b"a save in progress")
+    old = time.time() - 120
+    os.utime(stale, (old, old))
+    ModelCache(tmp_path)
+    assert not stale.exists() and fresh.exists()
+
+
+def test_the_readme_export_lines_run_as_written(mnist_small, tmp_path):
+    """The README's Python block, run literally in a fresh interpreter next to an exported model.keras."""
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    block = re.search(r"<!-- export-example -->\s*```python\n(.*?)```", readme, re.S)
+    assert block, "README.md has no export example block"
+    cache = ModelCache(tmp_path / "m")
+    entry, _ = train_or_load(CFG, mnist_small, cache)
+    cache.export_keras(entry.key, tmp_path / "model.keras")
+    np.save(tmp_path / "x.npy", mnist_small.images[:3])
+    check = "\nimport numpy as np\nprint(float(np.asarray(model(np.load('x.npy'))).mean()))\n"
+    env = {k: v for k, v in os.environ.items() if k != "KERAS_BACKEND"}
+    env["PYTHONPATH"] = str(Path(__file__).resolve().parents[1])
+    r = subprocess.run([sys.executable, "-c", block.group(1) + check], cwd=tmp_path, env=env,
+                       capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stderr[-2000:]
+    expected = float(keras.ops.convert_to_numpy(entry.model(mnist_small.images[:3])).mean())
+    assert float(r.stdout.strip().splitlines()[-1]) == pytest.approx(expected, rel=1e-5)
