@@ -30,7 +30,8 @@ st.write(f"One click trains the default model — a **{QUICKSTART.describe()}** 
          "about a minute, with live curves. Every page then works with it.")
 busy = st.session_state.get(ui.JOB) is not None and st.session_state[ui.JOB].running
 if st.button("Train the default model", type="primary", key="home_quickstart", disabled=busy):
-    ui.start_job(QUICKSTART, lambda: load_dataset(QUICKSTART.dataset))
+    # A default run stopped earlier is continued, not started over (a fresh run when there is none).
+    ui.start_job(QUICKSTART, lambda: load_dataset(QUICKSTART.dataset), resume=True)
 ui.job_panel()
 
 st.subheader("Cached models")

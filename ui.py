@@ -6,8 +6,11 @@ the few pieces they all need live here:
 - `setup(title)`: page config plus the two speed fixes below.
 - `model_picker()`: the sidebar's active model, kept when switching pages.
 - `require_model()`: the guard: an info box and a link to Train, then stop.
-- `engine(key)`, `held_out(entry)`, `held_out_codes(key)`: models, data and codes
-  behind `st.cache_resource`, so a rerun never reloads or re-encodes them.
+- `engine(entry)`, `held_out(entry)`, `held_out_codes(entry)`: models, data and
+  codes behind `st.cache_resource`, so a rerun never reloads or re-encodes them.
+  Everything cached for a model is keyed by `entry.version` (its key and a
+  hash of its weights), so a retrain under the same key never shows the old
+  model's pictures.
 - `show_row`, `upscale`, `png_data_uri`, `read_upload`: image display and upload helpers.
 - `start_job`, `job_panel`: background training with live curves and a Stop
   button (used by Home's one-click model and by Train).
@@ -25,6 +28,7 @@ post-run GC. `model.predict` costs ~50 ms a call, so the pages decode through
 from __future__ import annotations
 
 import base64
+import hashlib
 import io
 import tempfile
 from pathlib import Path
@@ -40,7 +44,7 @@ import aecore  # noqa: F401  (sets the Keras backend before keras is imported)
 import keras
 
 from aecore import data as aedata
-from aecore.cache import CacheError, Entry, ModelCache, default_dir
+from aecore.cache import CacheError, Entry, ModelCache, Unreadable, default_dir
 from aecore.infer import Engine
 from aecore.jobs import TrainingJob
 from aecore.train import prepare_data
@@ -73,22 +77,48 @@ def model_cache() -> ModelCache:
 
 
 def list_entries() -> list[Entry]:
-    """Readable cached runs, newest first; unreadable files are reported once in the sidebar."""
+    """Readable cached runs, newest first; unreadable files are reported in the sidebar."""
+    return list_all()[0]
+
+
+def list_all() -> tuple[list[Entry], list[Unreadable]]:
+    """Readable cached runs (newest first) and the unreadable files, each with its reason (sidebar warning)."""
     entries, problems = model_cache().list()
-    for p in problems:
-        st.sidebar.warning(p, icon="⚠️")
-    return entries
+    if problems:
+        st.sidebar.warning(f"{len(problems)} file(s) in the model folder cannot be read and are left out; "
+                           "the Train page lists them with their reasons and can delete them.", icon="⚠️")
+    return entries, problems
 
 
 @st.cache_resource(show_spinner="Loading model…", max_entries=8)
-def _engine(root: str, key: str) -> tuple[Entry, Engine]:
+def _engine(root: str, key: str, version: str) -> tuple[Entry, Engine]:
     entry = ModelCache(root).load(key)
     return entry, Engine(entry.model)
 
 
-def engine(key: str) -> tuple[Entry, Engine]:
-    """The cached entry with its model, and a compiled `Engine` around it."""
-    return _engine(str(model_cache().root), key)
+def engine(entry: Entry) -> tuple[Entry, Engine]:
+    """The cached entry with its model, and a compiled `Engine` around it (per version of the weights)."""
+    return _engine(str(model_cache().root), entry.key, entry.version)
+
+
+@st.cache_resource(show_spinner="Reading the images…", max_entries=2)
+def _read_zip(digest: str, name: str, size: int, channels: int, _data: bytes) -> tuple[aedata.Dataset | None, str]:
+    named = io.BytesIO(_data)
+    named.name = name  # the dataset is named after the uploaded file
+    try:
+        return aedata.load_image_zip(named, size, channels), ""
+    except ValueError as e:
+        return None, str(e)
+
+
+def read_zip(uploaded, size: int, channels: int) -> aedata.Dataset | None:
+    """An uploaded .zip as a Dataset, decoded once per content, size and colour (a refusal is remembered too);
+    None with the reason shown when it cannot be used."""
+    data = uploaded.getvalue()
+    ds, problem = _read_zip(hashlib.sha256(data).hexdigest(), uploaded.name, size, channels, data)
+    if problem:
+        st.error(f"{uploaded.name}: {problem}")
+    return ds
 
 
 @st.cache_resource(show_spinner=False, max_entries=16)
@@ -122,12 +152,33 @@ def held_out(entry: Entry) -> aedata.Dataset | None:
         return None
 
 
+@st.cache_resource(show_spinner=False, max_entries=8)
+def _builtin_fingerprint(name: str) -> str:
+    return aedata.load_dataset(name).fingerprint
+
+
+def builtin_fingerprint(name: str) -> str | None:
+    """The content fingerprint of a built-in dataset that loads offline (None otherwise: no page view
+    may start a download)."""
+    offline = {d["name"]: d["available_offline"] for d in aedata.list_datasets()}
+    if not offline.get(name):
+        return None
+    try:
+        return _builtin_fingerprint(name)
+    except (ValueError, RuntimeError):
+        return None
+
+
 @st.cache_resource(show_spinner="Encoding the held-out set…", max_entries=8)
-def held_out_codes(key: str) -> np.ndarray | None:
-    """Codes of the entry's held-out images (computed once per model)."""
-    entry, eng = engine(key)
+def _held_out_codes(version: str, _entry: Entry) -> np.ndarray | None:
+    entry, eng = engine(_entry)
     val = held_out(entry)
     return None if val is None else eng.encode(val.images)
+
+
+def held_out_codes(entry: Entry) -> np.ndarray | None:
+    """Codes of the entry's held-out images (computed once per version of the model)."""
+    return _held_out_codes(entry.version, entry)
 
 
 @st.cache_data(show_spinner="Exporting…", max_entries=4)
@@ -144,7 +195,7 @@ def keras_file(key: str) -> bytes:
 def forget_models() -> None:
     """Drop loaded models, codes and exports (after a delete or a retrain of the same key)."""
     _engine.clear()
-    held_out_codes.clear()
+    _held_out_codes.clear()
     _keras_file.clear()
 
 
@@ -160,8 +211,6 @@ def model_picker() -> Entry | None:
     job = st.session_state.get(JOB)
     if job is not None and job.entry is not None and st.session_state.get(ADOPTED) is not job:
         st.session_state[ACTIVE], st.session_state[ADOPTED] = job.entry.key, job  # a model just trained is active
-        if not job.cached:
-            forget_models()  # a retrained key must not serve the old weights
     if st.session_state.get(ACTIVE) not in keys:
         st.session_state[ACTIVE] = keys[0]
     by_key = {e.key: e for e in entries}
@@ -178,7 +227,7 @@ def model_picker() -> Entry | None:
         f"**{entry.config.describe()}**  \n"
         f"held-out MSE {m.get('mse', float('nan')):.4f} · PSNR {m.get('psnr', float('nan')):.1f} dB · "
         f"SSIM {m.get('ssim', float('nan')):.3f}  \n"
-        f"{len(entry.history.get('loss', []))} epochs · {entry.stopped.replace('_', ' ')}"
+        f"{entry.status()}"
     )
     return entry
 
@@ -198,7 +247,7 @@ def require_model(entry: Entry | None) -> tuple[Entry, Engine]:
         _link_to_train("Go to Train")
         st.stop()
     try:
-        return engine(entry.key)
+        return engine(entry)
     except CacheError as e:
         st.error(f"This cached model cannot be loaded: {e}")
         _link_to_train("Retrain it on the Train page")
@@ -301,9 +350,9 @@ def read_upload(uploaded, shape: tuple[int, int, int]) -> np.ndarray | None:
 JOB = "training_job"  # session_state key of this session's TrainingJob
 
 
-def start_job(config: aecore.ModelConfig, load, force: bool = False) -> TrainingJob:
-    """Start training in the background; the page then calls `job_panel()`."""
-    job = TrainingJob(config, load, model_cache(), force=force).start()
+def start_job(config: aecore.ModelConfig, load, force: bool = False, resume: bool = False) -> TrainingJob:
+    """Start training (or resume a stopped run) in the background; the page then calls `job_panel()`."""
+    job = TrainingJob(config, load, model_cache(), force=force, resume=resume).start()
     st.session_state[JOB] = job
     return job
 
@@ -366,8 +415,10 @@ def job_panel() -> TrainingJob | None:
         st.success(f"Loaded from the cache: this exact configuration was trained before ({entry.config.describe()}, "
                    f"key {entry.key}). {summary}")
     elif job.state == "stopped":
-        st.warning(f"Stopped by you after {len(entry.history.get('loss', []))} epoch(s); kept the best weights "
-                   f"(epoch {entry.best_epoch}). {summary}")
+        best = f"kept the best weights (epoch {entry.best_epoch})" if entry.best_epoch else "kept the weights so far"
+        st.warning(f"{entry.status().capitalize()}; {best}. This model is listed and usable, but it does not "
+                   f"stand for the full {entry.config.epochs}-epoch configuration: the Train page can resume it. "
+                   f"{summary}")
     else:
         st.success(f"Trained {entry.config.describe()} in {entry.seconds:.0f} s "
                    f"({entry.stopped.replace('_', ' ')}, best epoch {entry.best_epoch}). {summary}")

@@ -5,8 +5,9 @@ import streamlit as st
 
 import ui
 from aecore import data as aedata
-from aecore.cache import CacheError
+from aecore.cache import CacheError, stopped_run
 from aecore.config import ModelConfig
+from aecore.sizing import check_fits
 
 ui.setup("Train")
 ui.model_picker()
@@ -77,11 +78,8 @@ if dataset_choice == UPLOAD:
     zip_file = st.file_uploader("A .zip of PNG/JPEG/BMP/GIF/WebP images; sub-folders become labels",
                                 type=["zip"], key="trn_zip")
     if zip_file is not None:
-        try:
-            upload_ds = aedata.load_image_zip(zip_file, size, channels)  # named after the file
-        except ValueError as e:
-            st.error(f"{zip_file.name}: {e}")
-        else:
+        upload_ds = ui.read_zip(zip_file, size, channels)  # decoded once per file, size and colour
+        if upload_ds is not None:
             ui.remember_dataset(upload_ds)
             classes = f" in {len(upload_ds.class_names)} classes" if upload_ds.labels is not None else " (no labels)"
             st.success(f"{len(upload_ds)} images{classes}, {size}×{size}×{channels}.")
@@ -102,27 +100,63 @@ try:
     )
 except ValueError as e:
     problem = str(e) if "Expected" in str(e) else f"Expected comma-separated integers like 32,64; received {e}."
+shapes = {d["name"]: d["shape"] for d in aedata.list_datasets()}
+shape = upload_ds.image_shape if upload_ds is not None else shapes.get(dataset_choice)
+if config is not None and shape is not None:
+    try:
+        check_fits(config, shape)  # a model too big for this machine is refused before anything is built
+    except ValueError as e:
+        problem = str(e)
+
+
+def load_data():
+    """What the job trains on: the upload, or the built-in dataset (loaded in the job's thread)."""
+    ds = upload_ds
+    return (lambda: ds) if ds is not None else (lambda: aedata.load_dataset(config.dataset))
+
 
 busy = st.session_state.get(ui.JOB) is not None and st.session_state[ui.JOB].running
 if problem:
     st.error(problem)
 elif dataset_choice == UPLOAD and upload_ds is None:
     st.info("Upload a .zip of images to train on them.")
-elif st.button("Train", type="primary", key="trn_go", disabled=busy):
-    ds = upload_ds
-    ui.start_job(config, (lambda: ds) if ds is not None else (lambda: aedata.load_dataset(config.dataset)),
-                 force=force)
+else:
+    fingerprint = upload_ds.fingerprint if upload_ds is not None else ui.builtin_fingerprint(dataset_choice)
+    stopped = stopped_run(config, fingerprint, ui.model_cache()) if fingerprint and not force else None
+    if stopped is not None:
+        st.info(f"A run of exactly this configuration was {stopped.status()}. Resume it from its weights and "
+                f"optimizer state, or train from scratch (which replaces it).")
+        c1, c2 = st.columns(2)
+        if c1.button(f"Resume ({stopped.config.epochs - stopped.epochs_done} epochs to go)", type="primary",
+                     key="trn_resume", disabled=busy):
+            ui.start_job(config, load_data(), resume=True)
+        if c2.button("Train from scratch", key="trn_go", disabled=busy):
+            ui.start_job(config, load_data())
+    elif st.button("Train", type="primary", key="trn_go", disabled=busy):
+        ui.start_job(config, load_data(), force=force)
 ui.job_panel()
 
 # --- cached models -----------------------------------------------------------------------
 st.divider()
 st.subheader("Cached models")
-entries = ui.list_entries()
+DELETED = "trn_deleted"  # session_state: what the last delete removed, said once
+if st.session_state.get(DELETED):
+    st.success(st.session_state.pop(DELETED))
+entries, unreadable = ui.list_all()
+if unreadable:
+    with st.expander(f"{len(unreadable)} unreadable file(s) in the model folder", expanded=True):
+        for i, bad in enumerate(unreadable):
+            c1, c2 = st.columns([5, 1])
+            c1.caption(f"`{bad.name}`: {bad.reason}")
+            if c2.button("Delete", key=f"trn_delete_bad_{i}"):
+                ui.model_cache().delete_file(bad.name)
+                st.session_state[DELETED] = f"Deleted the unreadable file {bad.name}."
+                st.rerun()
 if not entries:
     st.info("No cached models yet.")
     st.stop()
-st.dataframe([{"key": e.key, "model": e.config.describe(), "epochs": len(e.history.get("loss", [])),
-               "stopped": e.stopped.replace("_", " "), "MSE": round(e.metrics.get("mse", float("nan")), 4),
+st.dataframe([{"key": e.key, "model": e.config.describe(), "epochs": e.epochs_done,
+               "status": e.status(), "MSE": round(e.metrics.get("mse", float("nan")), 4),
                "PSNR dB": round(e.metrics.get("psnr", float("nan")), 2)} for e in entries],
              hide_index=True, width="stretch")
 by_key = {e.key: e for e in entries}
@@ -136,8 +170,15 @@ try:
                        mime="application/octet-stream", key="trn_download")
 except CacheError as e:
     c1.error(str(e))
-confirm = c2.checkbox("Yes, delete it", key="trn_delete_confirm")
-if c2.button("Delete", key="trn_delete", disabled=not confirm):
+
+
+def delete_picked() -> None:
+    """Delete callback: remove the model, disarm the confirmation, say what went."""
     ui.model_cache().delete(pick)
     ui.forget_models()
-    st.rerun()
+    st.session_state["trn_delete_confirm"] = False
+    st.session_state[DELETED] = f"Deleted {by_key[pick].label()}."
+
+
+confirm = c2.checkbox("Yes, delete it", key="trn_delete_confirm")
+c2.button("Delete", key="trn_delete", disabled=not confirm, on_click=delete_picked)

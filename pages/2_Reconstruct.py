@@ -33,12 +33,13 @@ def heat(err: np.ndarray, vmax: float) -> np.ndarray:
 
 
 @st.cache_resource(show_spinner="Reconstructing the held-out set…", max_entries=4)
-def held_out_reconstructions(key: str):
-    """(reconstructions, per-image MSE) of the entry's held-out images, once per model; None without them."""
-    codes = ui.held_out_codes(key)
+def held_out_reconstructions(version: str, _entry):
+    """(reconstructions, per-image MSE) of the entry's held-out images, once per version of the model;
+    None without them."""
+    codes = ui.held_out_codes(_entry)
     if codes is None:
         return None
-    entry, eng = ui.engine(key)
+    entry, eng = ui.engine(_entry)
     val = ui.held_out(entry)
     recon = eng.decode(codes)
     return recon, metrics.per_image_error(val.images, recon)
@@ -49,7 +50,7 @@ st.caption(f"**{entry.config.describe()}** — every image is squeezed through t
            "and decoded again. What survives is what the model learned.")
 
 val = ui.held_out(entry)
-held = held_out_reconstructions(entry.key) if val is not None else None
+held = held_out_reconstructions(entry.version, entry) if val is not None else None
 h, w, c = eng.image_shape
 
 # --- headline numbers ------------------------------------------------------------

@@ -110,8 +110,8 @@ def subset(n_total: int, n: int) -> np.ndarray:
 
 
 @st.cache_data(show_spinner=False, max_entries=16)
-def projected(key: str, method: str, n: int, _codes: np.ndarray) -> np.ndarray:
-    """2-D positions of the drawn points (model `key`, `method`, `n` points): (n, 2)."""
+def projected(version: str, method: str, n: int, _codes: np.ndarray) -> np.ndarray:
+    """2-D positions of the drawn points (model `version`, `method`, `n` points): (n, 2)."""
     idx = subset(len(_codes), n)
     if method == "tsne":
         return project(_codes[idx], "tsne")
@@ -119,15 +119,15 @@ def projected(key: str, method: str, n: int, _codes: np.ndarray) -> np.ndarray:
 
 
 @st.cache_data(show_spinner=False, max_entries=8)
-def thumbnails(key: str, n: int, _images: np.ndarray) -> list[str]:
-    """PNG data URIs (THUMB px wide) of the `n` drawn held-out images of model `key`, in `subset` order."""
+def thumbnails(version: str, n: int, _images: np.ndarray) -> list[str]:
+    """PNG data URIs (THUMB px wide) of the `n` drawn held-out images of model `version`, in `subset` order."""
     return [ui.png_data_uri(_images[i], THUMB) for i in subset(len(_images), n)]
 
 
 @st.cache_data(show_spinner=False, max_entries=8)
-def held_out_errors(key: str, _images: np.ndarray) -> np.ndarray:
-    """Per-image reconstruction MSE of the held-out images of model `key`."""
-    return eng.errors(_images)
+def held_out_errors(version: str, _images: np.ndarray, _eng) -> np.ndarray:
+    """Per-image reconstruction MSE of the held-out images of model `version`."""
+    return _eng.errors(_images)
 
 
 def place(z: np.ndarray, codes: np.ndarray) -> np.ndarray:
@@ -165,12 +165,12 @@ if val is None:
             "session), so there is nothing to plot. Upload the same images on the Train page to see them here; "
             "the Latent Slider and Morph pages (with your own images) still work for this model.")
     st.stop()
-codes = ui.held_out_codes(entry.key)
+codes = ui.held_out_codes(entry)
 N, D = codes.shape
 if N < 2:
     st.info(f"Expected at least 2 held-out images to plot, received {N}.")
     st.stop()
-errors = held_out_errors(entry.key, val.images)
+errors = held_out_errors(entry.version, val.images, eng)
 has_labels = val.labels is not None
 names = list(val.class_names)
 
@@ -215,9 +215,9 @@ with st.expander("Place your own image on the map"):
 try:
     if method == "tsne":
         with st.spinner(f"Running t-SNE on {n:,} points (once per model and point count)…"):
-            xy = projected(entry.key, method, n, codes)
+            xy = projected(entry.version, method, n, codes)
     else:
-        xy = projected(entry.key, method, n, codes)
+        xy = projected(entry.version, method, n, codes)
 except (ValueError, ImportError) as e:
     st.error(f"The {method.upper()} projection failed: {e}")
     st.stop()
@@ -287,7 +287,7 @@ st.plotly_chart(fig, key=CHART, on_select=on_select, selection_mode="points",
 
 # The hover images: one small PNG per held-out point on the chart (the dots and a marked point), by index.
 shown = sorted({i for t in traces for i in t})
-pics = dict(zip(idx.tolist(), thumbnails(entry.key, n, val.images)))
+pics = dict(zip(idx.tolist(), thumbnails(entry.version, n, val.images)))
 pics.update({i: ui.png_data_uri(val.images[i], THUMB) for i in shown if i not in pics})
 hover_images(key="sct_hover", data={"chart": CHART, "width": THUMB, "traces": traces,
                                     "images": {str(i): pics[i] for i in shown},

@@ -117,7 +117,7 @@ def from_held_out(axes: Axes, images) -> None:
 
 st.title("Latent Slider")
 val = ui.held_out(entry)
-codes = ui.held_out_codes(entry.key) if val is not None else None
+codes = ui.held_out_codes(entry) if val is not None else None
 D = eng.latent_dim
 axes = Axes(D, codes, eng.is_vae)
 
@@ -140,7 +140,7 @@ if val is None:
 
 # Slider state belongs to one model: start from the defaults when the model (or slider meaning) changes,
 # and keep remembered values inside the current ranges.
-signature = f"{entry.key}:{axes.mode}:{len(axes.keys)}"
+signature = f"{entry.version}:{axes.mode}:{len(axes.keys)}"
 if st.session_state.get("sld_model") != signature:
     set_sliders(axes, axes.default)
     st.session_state["sld_model"] = signature
@@ -219,7 +219,7 @@ def explorer(axes: Axes, codes) -> None:
         st.error(f"Expected two different dimensions for x and y, received z{dx} twice.")
         return
     others = tuple(round(float(v), 4) for i, v in enumerate(z) if i not in (dx, dy))
-    params = (entry.key, dx, dy, float(lim), int(n), others)
+    params = (entry.version, dx, dy, float(lim), int(n), others)
     memo = st.session_state.get("sld_grid_memo")
     if memo is None or memo[0] != params:  # moving a grid dimension's own slider changes nothing here
         images, _, _ = eng.grid((dx, dy), (-lim, lim), int(n), base=z)

@@ -1,6 +1,8 @@
 """The Reconstruct page, run headless with Streamlit's AppTest on the tiny real models."""
 
 
+import io
+
 import numpy as np
 
 from pagetest import captions, open_page, png
@@ -93,3 +95,42 @@ def test_held_out_images_not_in_memory(monkeypatch, models_dir, tiny_vae, tiny_a
     assert any("not in memory" in i.value for i in at.info)
     assert not at.image and at.metric[0].value == f"{tiny_vae.metrics['mse']:.4f}"  # from the cached entry
     assert at.get("file_uploader")
+
+
+def test_a_retrain_under_the_same_key_shows_the_new_models_pictures(monkeypatch, tmp_path, mnist_small, media):
+    """A stopped run resumed to completion keeps its key with new weights: the page must not serve the
+    reconstructions it cached for the old weights."""
+    import threading
+
+    from PIL import Image
+
+    from aecore.cache import ModelCache, train_or_load
+    from aecore.config import ModelConfig
+    from aecore.infer import Engine
+    from ui import upscale
+
+    cache = ModelCache(tmp_path)
+    cfg = ModelConfig(kind="ae", arch="dense", latent_dim=2, epochs=4, patience=0, hidden_units=(32,),
+                      batch_size=64, learning_rate=3e-3, limit=300)
+    stop = threading.Event()
+    stopped, _ = train_or_load(cfg, mnist_small, cache, stop_event=stop,
+                               callbacks=[lambda e: stop.set() if e.phase == "batch" else None])
+    at = open_page(PAGE, monkeypatch, tmp_path, stopped)
+    at.text_input(key="rec_idx").input("0, 1").run()
+
+    def reconstructions():
+        assert not at.exception
+        return [np.asarray(Image.open(io.BytesIO(media(el.proto.imgs[0].url))).convert("L"), np.float32)
+                for el in at.image[2:4]]  # originals #0, #1, then their reconstructions
+
+    before = reconstructions()
+    complete, _ = train_or_load(cfg, mnist_small, cache, resume=True)
+    assert complete.key == stopped.key and complete.version != stopped.version
+    at.run()
+    after = reconstructions()
+    val = __import__("ui").held_out(complete)
+    expected = [upscale(r, 112)[..., None].astype(np.float32)[..., 0]
+                for r in Engine(cache.load(complete.key).model).reconstruct(val.images[:2])]
+    for b, a, e in zip(before, after, expected):
+        assert np.abs(a - e).mean() < 3  # the new model's reconstruction (JPEG-encoded by st.image)
+        assert np.abs(b - e).mean() > 3 * np.abs(a - e).mean()  # and not the old one's

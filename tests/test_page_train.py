@@ -70,11 +70,13 @@ def test_train_then_same_config_hits_the_cache_then_delete(tmp_path, monkeypatch
     assert not at.exception
     assert not (tmp_path / f"{job.entry.key}.npz").exists()
     assert any("No cached models" in i.value for i in at.info)
+    assert any(s.value.startswith("Deleted dense VAE") for s in at.success)  # says what went
+    assert at.session_state["trn_delete_confirm"] is False  # and is no longer armed
 
 
-def test_stop_keeps_the_best_weights_so_far(tmp_path, monkeypatch):
+def test_stop_keeps_the_best_weights_so_far_then_resume_completes_the_run(tmp_path, monkeypatch):
     at = page(tmp_path, monkeypatch)
-    small(at, epochs=200, limit=600)
+    small(at, epochs=30, limit=600)
     at.number_input(key="trn_patience").set_value(0).run()
     at.button(key="trn_go").click().run()
     job = at.session_state["training_job"]
@@ -86,9 +88,22 @@ def test_stop_keeps_the_best_weights_so_far(tmp_path, monkeypatch):
     at.button(key="job_stop").click().run()
     assert job.wait(60)
     at.run()
-    assert job.state == "stopped" and len(job.entry.history["loss"]) < 200
-    assert any("Stopped by you" in w.value for w in at.warning)
+    assert job.state == "stopped" and len(job.entry.history["loss"]) < 30
+    assert any(w.value.startswith("Stopped by you at epoch") for w in at.warning)
     assert (tmp_path / f"{job.entry.key}.npz").exists()  # kept, not lost
+    done = job.entry.epochs_done
+
+    # The same configuration now offers to resume the stopped run instead of serving it as the full one.
+    assert any("was stopped by you at epoch" in i.value for i in at.info)
+    at.button(key="trn_resume").click().run()
+    resumed = at.session_state["training_job"]
+    assert resumed is not job and resumed.resume and resumed.wait(240)
+    at.run()
+    assert not at.exception and resumed.state == "done" and not resumed.cached
+    assert resumed.entry.key == job.entry.key and resumed.entry.complete and resumed.entry.epochs_done == 30
+    assert resumed.entry.history["loss"][:done] == job.entry.history["loss"][:done]  # continued, not restarted
+    again = train_and_wait(at)
+    assert again.cached and again.entry.version == resumed.entry.version
 
 
 def test_bad_settings_give_a_message_not_a_crash(tmp_path, monkeypatch):
