@@ -77,14 +77,15 @@ def model_cache() -> ModelCache:
 
 
 def list_entries() -> list[Entry]:
-    """Readable cached runs, newest first; unreadable files are reported in the sidebar."""
-    return list_all()[0]
+    """Readable cached runs, newest first (the sidebar already reported any unreadable files)."""
+    return list_all(warn=False)[0]
 
 
-def list_all() -> tuple[list[Entry], list[Unreadable]]:
-    """Readable cached runs (newest first) and the unreadable files, each with its reason (sidebar warning)."""
+def list_all(warn: bool = True) -> tuple[list[Entry], list[Unreadable]]:
+    """Readable cached runs (newest first) and the unreadable files, each with its reason; `warn`: say in
+    the sidebar that some files are left out (once per page: the sidebar's model picker does it)."""
     entries, problems = model_cache().list()
-    if problems:
+    if problems and warn:
         st.sidebar.warning(f"{len(problems)} file(s) in the model folder cannot be read and are left out; "
                            "the Train page lists them with their reasons and can delete them.", icon="⚠️")
     return entries, problems
@@ -202,7 +203,7 @@ def forget_models() -> None:
 # --- the active model -----------------------------------------------------------
 def model_picker() -> Entry | None:
     """Sidebar selector of the active model; returns its entry (without weights) or None."""
-    entries = list_entries()
+    entries = list_all()[0]
     st.sidebar.header("Active model")
     if not entries:
         st.sidebar.info("No trained model yet.")

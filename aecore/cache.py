@@ -78,9 +78,11 @@ class Entry:
         return f"{self.key}.{self.checksum[:12]}"
 
     def status(self) -> str:
-        """e.g. '20 epochs', '12 epochs, early stopping', 'stopped by you at epoch 3 of 20'."""
+        """e.g. '20 epochs', '12 epochs, early stopping', 'stopped by you after epoch 3 of 20'."""
         if self.stopped == STOPPED_BY_USER:
-            return f"stopped by you at epoch {self.epochs_done + 1} of {self.config.epochs}"
+            if self.epochs_done == 0:
+                return f"stopped by you in epoch 1 of {self.config.epochs}"
+            return f"stopped by you after epoch {self.epochs_done} of {self.config.epochs}"
         return f"{self.epochs_done} epochs" + (", early stopping" if self.stopped == "early_stopping" else "")
 
     def label(self) -> str:

@@ -9,10 +9,13 @@ one line on stderr and a non-zero exit, never a traceback.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import dataclasses
 import json
 import os
+import signal
 import sys
+import threading
 from pathlib import Path
 
 from .config import ModelConfig
@@ -70,7 +73,8 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--images", help="a folder or .zip of your own images (sets --dataset to upload:<name>)")
     t.add_argument("--force", action="store_true", help="retrain from scratch even if a cached entry exists")
     t.add_argument("--resume", action="store_true",
-                   help="continue a stopped run of this configuration from its weights and optimizer state")
+                   help="continue a stopped run of this configuration (Ctrl-C stops one and keeps it) from its "
+                        "weights and optimizer state")
     t.add_argument("--quiet", action="store_true", help="no progress bar")
 
     ls = sub.add_parser("list", help="list cached models")
@@ -110,6 +114,27 @@ def _progress_bar(event) -> None:
     loss = event.losses.get("val_loss", event.losses.get("loss", float("nan")))
     sys.stderr.write(f"\r[{bar}] epoch {event.epoch}/{event.epochs} loss {loss:.4f} ETA {event.eta:5.0f}s ")
     sys.stderr.flush()
+
+
+@contextlib.contextmanager
+def _interrupt_stops(stop: threading.Event):
+    """While training: the first Ctrl-C stops after the current batch and keeps the run (resumable with
+    --resume); a second one interrupts at once."""
+    def handler(signum, frame):
+        if stop.is_set():
+            raise KeyboardInterrupt
+        stop.set()
+        print("\nstopping after this batch (Ctrl-C again to abandon the run)", file=sys.stderr)
+
+    try:
+        previous = signal.signal(signal.SIGINT, handler)
+    except ValueError:  # not the main thread: leave Ctrl-C as it is
+        yield
+        return
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 def _load_data(args, cfg: ModelConfig):
@@ -195,8 +220,10 @@ def run(argv: list[str] | None = None) -> int:
         if stopped is not None and not args.resume and not args.force:
             print(f"note: a run of this configuration was {stopped.status()}; training from scratch "
                   f"(pass --resume to continue it)", file=sys.stderr)
-        entry, cached = cache_mod.train_or_load(cfg, ds, cache, callbacks=[] if args.quiet else [_progress_bar],
-                                                force=args.force, resume=args.resume)
+        stop = threading.Event()
+        with _interrupt_stops(stop):
+            entry, cached = cache_mod.train_or_load(cfg, ds, cache, callbacks=[] if args.quiet else [_progress_bar],
+                                                    stop_event=stop, force=args.force, resume=args.resume)
         outcome = "cached" if cached else "trained" if entry.complete else "stopped"
         print(f"{outcome}: {entry.config.describe()} ({entry.status()})  "
               + " ".join(f"{k}={v:.4g}" for k, v in entry.metrics.items()))

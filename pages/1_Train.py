@@ -142,7 +142,7 @@ st.subheader("Cached models")
 DELETED = "trn_deleted"  # session_state: what the last delete removed, said once
 if st.session_state.get(DELETED):
     st.success(st.session_state.pop(DELETED))
-entries, unreadable = ui.list_all()
+entries, unreadable = ui.list_all(warn=False)
 if unreadable:
     with st.expander(f"{len(unreadable)} unreadable file(s) in the model folder", expanded=True):
         for i, bad in enumerate(unreadable):

@@ -140,7 +140,7 @@ def test_a_stopped_run_never_answers_for_the_full_run_and_resumes_to_it(mnist_sm
     stop, press = _stop_after_first_batch()
     stopped, cached = train_or_load(cfg, mnist_small, cache, callbacks=[press], stop_event=stop)
     assert not cached and stopped.stopped == "user" and not stopped.complete and stopped.resumable
-    assert stopped.status() == "stopped by you at epoch 1 of 5" and "stopped by you at epoch 1 of 5" in stopped.label()
+    assert stopped.status() == "stopped by you in epoch 1 of 5" and "stopped by you in epoch 1 of 5" in stopped.label()
     assert [e.key for e in cache.list()[0]] == [stopped.key]  # listed and usable ...
     assert cache.load(stopped.key).model is not None
 

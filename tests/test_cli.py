@@ -77,3 +77,36 @@ def test_bad_flags_give_one_line_and_nonzero_exit(tmp_path, args, fragment):
     assert "Traceback" not in r.stderr
     assert len(r.stderr.strip().splitlines()) == 1, r.stderr
     assert fragment in r.stderr
+
+
+def test_ctrl_c_keeps_a_stopped_run_that_resume_completes(tmp_path):
+    import signal
+    import time
+
+    flags = ["train", "--dataset", "mnist", "--arch", "dense", "--latent-dim", "2", "--epochs", "40",
+             "--batch-size", "32", "--hidden-units", "32", "--limit", "400", "--patience", "0"]
+    env = {**os.environ, "AECORE_MODELS_DIR": str(tmp_path)}
+    proc = subprocess.Popen([sys.executable, "-m", "aecore", *flags], cwd=ROOT, env=env, text=True,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    err = ""
+    deadline = time.monotonic() + 120
+    while "epoch 3/40" not in err and time.monotonic() < deadline:  # read the progress bar as it goes
+        err += os.read(proc.stderr.fileno(), 4096).decode(errors="replace")
+    proc.send_signal(signal.SIGINT)  # Ctrl-C: stop after this batch, keep the run
+    out, rest = proc.communicate(timeout=120)
+    assert proc.returncode == 0, err + rest
+    assert out.startswith("stopped: dense AE, latent 2, mnist (stopped by you after epoch ")
+    key = out.strip().splitlines()[-1]
+
+    done = int(out.split("stopped by you after epoch ")[1].split()[0])
+    stopped_at = done + 1  # the epoch in progress at the stop, which a resume runs again
+    assert stopped_at >= 3
+    listed = json.loads(cli("list", "--json", models_dir=tmp_path).stdout)["entries"]
+    assert [(e["key"], e["epochs_run"], e["stopped"]) for e in listed] == [(key, done, "user")]
+
+    resumed = cli(*flags, "--resume", models_dir=tmp_path)  # continues; never served as the full run
+    assert resumed.returncode == 0, resumed.stderr
+    assert resumed.stdout.startswith("trained: dense AE, latent 2, mnist (40 epochs)")
+    assert f"epoch {stopped_at}/40" in resumed.stderr and "epoch 1/40" not in resumed.stderr  # not from scratch
+    listed = json.loads(cli("list", "--json", models_dir=tmp_path).stdout)["entries"]
+    assert [(e["key"], e["epochs_run"], e["stopped"]) for e in listed] == [(key, 40, "completed")]

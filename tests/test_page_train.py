@@ -89,12 +89,12 @@ def test_stop_keeps_the_best_weights_so_far_then_resume_completes_the_run(tmp_pa
     assert job.wait(60)
     at.run()
     assert job.state == "stopped" and len(job.entry.history["loss"]) < 30
-    assert any(w.value.startswith("Stopped by you at epoch") for w in at.warning)
+    assert any(w.value.startswith("Stopped by you after epoch") for w in at.warning)
     assert (tmp_path / f"{job.entry.key}.npz").exists()  # kept, not lost
     done = job.entry.epochs_done
 
     # The same configuration now offers to resume the stopped run instead of serving it as the full one.
-    assert any("was stopped by you at epoch" in i.value for i in at.info)
+    assert any("was stopped by you after epoch" in i.value for i in at.info)
     at.button(key="trn_resume").click().run()
     resumed = at.session_state["training_job"]
     assert resumed is not job and resumed.resume and resumed.wait(240)
