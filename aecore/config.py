@@ -37,7 +37,7 @@ MAX_SPARSITY_WEIGHT = 100.0  # the reconstruction loss is a per-pixel mean of
 MAX_HIDDEN_LAYERS = 8  # deeper MLP autoencoders gain nothing on these images
 # and only multiply the parameters (8 x 8192 units is about a billion).
 MAX_CONV_STAGES = 8  # a 256 px image halves at most 6 times while staying
-# >= 4 px (see models.conv_strides); further stages run at stride 1 and only
+# >= 4 px (see sizing.conv_strides); further stages run at stride 1 and only
 # add cost. 8 leaves room without allowing absurd depths.
 MAX_SEED = 2**32 - 1  # keras.utils.set_random_seed seeds NumPy, which refuses
 # anything larger (a larger seed would validate and then crash at training).

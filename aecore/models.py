@@ -21,6 +21,7 @@ import tensorflow as tf
 from keras import layers, ops
 
 from .config import ModelConfig
+from .sizing import conv_strides  # noqa: F401  (the stride rule, shared with the size estimate)
 
 _EPS = 1e-7
 
@@ -107,18 +108,6 @@ def add_noise(images: np.ndarray, noise: str = "gaussian", level: float = 0.3, s
 # --------------------------------------------------------------------------
 # Encoder / decoder builders
 # --------------------------------------------------------------------------
-def conv_strides(height: int, width: int, n_stages: int) -> list[int]:
-    """Stride of each conv stage: 2 while the map halves cleanly and stays >= 4 px."""
-    strides = []
-    for _ in range(n_stages):
-        if height % 2 == 0 and width % 2 == 0 and height // 2 >= 4 and width // 2 >= 4:
-            strides.append(2)
-            height, width = height // 2, width // 2
-        else:
-            strides.append(1)
-    return strides
-
-
 class _Seeds:
     """Hands every layer its own initializer seed, derived from the run's seed.
 

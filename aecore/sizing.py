@@ -81,11 +81,11 @@ def _check_shape(image_shape: Any) -> tuple[int, int, int]:
     return int(shape[0]), int(shape[1]), int(shape[2])
 
 
-def _conv_strides(height: int, width: int, n_stages: int) -> list[int]:
-    """Copy of `aecore.models.conv_strides` (that module imports TensorFlow).
+def conv_strides(height: int, width: int, n_stages: int) -> list[int]:
+    """Stride of each conv stage: 2 while the map halves cleanly and stays >= 4 px, else 1.
 
-    Stride 2 while the map halves cleanly and stays >= 4 px, else 1. The
-    tests assert the two agree.
+    The one definition of the rule: `aecore.models` builds its layers with it
+    (it lives here because this module must not import TensorFlow).
     """
     strides = []
     for _ in range(n_stages):
@@ -111,7 +111,7 @@ def _layers(cfg: ModelConfig, shape: tuple[int, int, int]) -> Iterator[tuple[int
     # Encoder.
     if cfg.arch == "conv":
         channels = c
-        for f, s in zip(cfg.filters, _conv_strides(h, w, len(cfg.filters))):
+        for f, s in zip(cfg.filters, conv_strides(h, w, len(cfg.filters))):
             h, w = h // s, w // s  # "same" padding; stride 2 only on even sides
             yield 9 * channels * f + f, h * w * f  # 3x3 kernel + bias
             channels = f
@@ -133,7 +133,7 @@ def _layers(cfg: ModelConfig, shape: tuple[int, int, int]) -> Iterator[tuple[int
         yield features * units + units, units
         features = units
     if cfg.arch == "conv":
-        strides = _conv_strides(h, w, len(cfg.filters))
+        strides = conv_strides(h, w, len(cfg.filters))
         down = math.prod(strides)
         mh, mw, channels = h // down, w // down, cfg.filters[-1]
         yield features * mh * mw * channels + mh * mw * channels, mh * mw * channels

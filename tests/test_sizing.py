@@ -37,15 +37,6 @@ def test_count_parameters_equals_the_built_model(cfg_kwargs, shape):
     assert sizing.count_parameters(cfg, shape) == build_model(cfg, shape, compile=False).count_params()
 
 
-def test_stride_rule_matches_the_models():
-    from aecore.models import conv_strides
-
-    for h in range(4, 70):
-        for w in (h, 28, 30, 64):
-            for n in range(1, 9):
-                assert sizing._conv_strides(h, w, n) == conv_strides(h, w, n), (h, w, n)
-
-
 def test_huge_model_is_refused_quickly_with_both_figures():
     n = sizing.count_parameters(HUGE, (28, 28, 1))
     assert n > 900_000_000
