@@ -183,18 +183,19 @@ def held_out_codes(entry: Entry) -> np.ndarray | None:
 
 
 @st.cache_data(show_spinner="Exporting…", max_entries=4)
-def _keras_file(root: str, key: str) -> bytes:
+def _keras_file(root: str, key: str, version: str) -> bytes:
     with tempfile.TemporaryDirectory() as tmp:
         return ModelCache(root).export_keras(key, Path(tmp) / "model.keras").read_bytes()
 
 
-def keras_file(key: str) -> bytes:
-    """The model as a standalone .keras file (opens with keras.saving.load_model in safe mode)."""
-    return _keras_file(str(model_cache().root), key)
+def keras_file(entry: Entry) -> bytes:
+    """The model as a standalone .keras file (opens with keras.saving.load_model in safe mode), per version."""
+    return _keras_file(str(model_cache().root), entry.key, entry.version)
 
 
 def forget_models() -> None:
-    """Drop loaded models, codes and exports (after a delete or a retrain of the same key)."""
+    """Drop loaded models, codes and exports (after a delete: they are keyed by version, so a retrain
+    never needs this)."""
     _engine.clear()
     _held_out_codes.clear()
     _keras_file.clear()

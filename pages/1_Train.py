@@ -165,7 +165,7 @@ c1, c2 = st.columns(2)
 
 
 try:
-    c1.download_button("Download .keras", ui.keras_file(pick),
+    c1.download_button("Download .keras", ui.keras_file(by_key[pick]),
                        file_name=f"{by_key[pick].config.kind}-{by_key[pick].config.dataset}-{pick}.keras",
                        mime="application/octet-stream", key="trn_download")
 except CacheError as e:

@@ -74,7 +74,18 @@ def test_train_then_same_config_hits_the_cache_then_delete(tmp_path, monkeypatch
     assert at.session_state["trn_delete_confirm"] is False  # and is no longer armed
 
 
-def test_stop_keeps_the_best_weights_so_far_then_resume_completes_the_run(tmp_path, monkeypatch):
+def downloaded_weights(at, media, tmp_path):
+    """The weights in the .keras file the page offers for download."""
+    import keras
+
+    import aecore  # noqa: F401  (registers the model classes)
+
+    path = tmp_path / "download.keras"
+    path.write_bytes(media(at.get("download_button")[0].proto.url))
+    return keras.saving.load_model(path, safe_mode=True).get_weights()
+
+
+def test_stop_keeps_the_best_weights_so_far_then_resume_completes_the_run(tmp_path, monkeypatch, media):
     at = page(tmp_path, monkeypatch)
     small(at, epochs=30, limit=600)
     at.number_input(key="trn_patience").set_value(0).run()
@@ -92,6 +103,7 @@ def test_stop_keeps_the_best_weights_so_far_then_resume_completes_the_run(tmp_pa
     assert any(w.value.startswith("Stopped by you after epoch") for w in at.warning)
     assert (tmp_path / f"{job.entry.key}.npz").exists()  # kept, not lost
     done = job.entry.epochs_done
+    stopped_download = downloaded_weights(at, media, tmp_path)
 
     # The same configuration now offers to resume the stopped run instead of serving it as the full one.
     assert any("was stopped by you after epoch" in i.value for i in at.info)
@@ -104,6 +116,12 @@ def test_stop_keeps_the_best_weights_so_far_then_resume_completes_the_run(tmp_pa
     assert resumed.entry.history["loss"][:done] == job.entry.history["loss"][:done]  # continued, not restarted
     again = train_and_wait(at)
     assert again.cached and again.entry.version == resumed.entry.version
+    # The download follows the new weights under the same key (it is cached per version, not per key).
+    from aecore.cache import ModelCache
+
+    offered, expected = downloaded_weights(at, media, tmp_path), ModelCache(tmp_path).load(job.entry.key)
+    assert all(np.array_equal(a, b) for a, b in zip(offered, expected.model.get_weights()))
+    assert not all(np.array_equal(a, b) for a, b in zip(offered, stopped_download))
 
 
 def test_bad_settings_give_a_message_not_a_crash(tmp_path, monkeypatch):
