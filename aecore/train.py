@@ -240,21 +240,20 @@ def shuffled_batches(images: np.ndarray, batch_size: int, seed: int, first_epoch
             .prefetch(tf.data.AUTOTUNE))
 
 
-def _optimizer_state(model: Autoencoder) -> list[np.ndarray]:
-    return [np.array(keras.ops.convert_to_numpy(v)) for v in model.optimizer.variables]
-
-
 def _rng_variables(model: Autoencoder) -> list:
     """The seed-generator states of the noise (DAE) and sampling (VAE) layers, in model order."""
     return [v for v in model.variables if "seed_generator_state" in v.path]
 
 
-def _restore_optimizer(model: Autoencoder, values: list[np.ndarray]) -> None:
-    model.optimizer.build(model.trainable_variables)
-    variables = model.optimizer.variables
+def _values(variables: list) -> list[np.ndarray]:
+    return [np.array(keras.ops.convert_to_numpy(v)) for v in variables]
+
+
+def _assign(variables: list, values: list[np.ndarray], what: str) -> None:
+    """Set `variables` from a stopped run's saved `values`, which must match them one for one."""
     if [tuple(v.shape) for v in variables] != [tuple(np.shape(a)) for a in values]:
-        raise ValueError(f"Expected {len(variables)} optimizer variables shaped like this model's, received "
-                         f"{len(values)} that do not match: the stopped run cannot be resumed.")
+        raise ValueError(f"Expected {len(variables)} {what} shaped like this model's, received {len(values)} "
+                         f"that do not match: the stopped run cannot be resumed.")
     for var, value in zip(variables, values):
         var.assign(value)
 
@@ -342,13 +341,9 @@ def train(config: ModelConfig, dataset: Dataset, callbacks: Iterable[ProgressFn]
     if resume is not None:
         state, best = resume
         model.set_weights(state.weights)
-        _restore_optimizer(model, state.optimizer)
-        rng = _rng_variables(model)
-        if [tuple(v.shape) for v in rng] != [tuple(np.shape(a)) for a in state.rng]:
-            raise ValueError(f"Expected {len(rng)} random-stream states for this model, received {len(state.rng)}: "
-                             f"the stopped run cannot be resumed.")
-        for var, value in zip(rng, state.rng):
-            var.assign(value)
+        model.optimizer.build(model.trainable_variables)
+        _assign(model.optimizer.variables, state.optimizer, "optimizer variables")
+        _assign(_rng_variables(model), state.rng, "random-stream states")
         monitor.resume_from(state, best)
         earlier = state.seconds
     t0 = time.perf_counter()
@@ -360,8 +355,8 @@ def train(config: ModelConfig, dataset: Dataset, callbacks: Iterable[ProgressFn]
     stopped = monitor.outcome()
     resume_state = None
     if stopped == STOPPED_BY_USER:  # keep what a resume needs before the best weights replace the last ones
-        resume_state = ResumeState(monitor.epochs_done, model.get_weights(), _optimizer_state(model),
-                                   [keras.ops.convert_to_numpy(v) for v in _rng_variables(model)],
+        resume_state = ResumeState(monitor.epochs_done, model.get_weights(), _values(model.optimizer.variables),
+                                   _values(_rng_variables(model)),
                                    {k: list(v) for k, v in monitor.history.items()}, monitor.best_loss,
                                    monitor.best_epoch, monitor.wait, monitor.steps, 0.0)
     monitor.restore_best()
