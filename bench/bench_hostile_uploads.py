@@ -22,30 +22,39 @@ peak_rss_growth_mb = ru_maxrss after the call - ru_maxrss just before it.
     python bench/bench_hostile_uploads.py [--entries 15330] [--fits-mib 1024]
         [--module PATH] [--timeout 120]
 
---module runs the cases against another copy of aecore/data.py, e.g. the one
-before the fix (a case stopped by --timeout prints outcome=timeout met=False):
+By default the cases run against this checkout: `aecore.images.prepare_image`
+and `aecore.uploads.load_image_zip`. --module runs them against one standalone
+file that defines both, such as aecore/data.py from before it was split into
+data, builtin_data, images and uploads, e.g. the one before the fix (a case
+stopped by --timeout prints outcome=timeout met=False):
 
     git show <rev>:aecore/data.py > /tmp/old_data.py
     python bench/bench_hostile_uploads.py --module /tmp/old_data.py --timeout 60
 
+(for a revision after the split, run that revision's own bench from a
+`git worktree add /tmp/rev <rev>` checkout).
+
 Standalone: no network, no keras (unlike bench/common.py, which is not imported
 for that reason; the output lines have the same `name key=value ...` format).
+The payloads are built by tests/imagefiles.py, which the tests use too.
 """
 
 import argparse
 import importlib.util
-import io
 import json
 import resource
 import subprocess
 import sys
 import tempfile
 import time
+import types
 import zipfile
-import zlib
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "tests"))
+from imagefiles import encode, fits_bytes, make_zip  # noqa: E402
+
 TARGET_S, TARGET_MB = 1.0, 100.0  # a refusal: under a second and under 100 MB of extra memory
 
 
@@ -53,39 +62,6 @@ def line(name: str, **fields) -> None:
     """Print one result line: `name key=value ...` (same format as bench/common.py)."""
     parts = [f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in fields.items()]
     print(name + " " + " ".join(parts), flush=True)
-
-
-# --- payloads ----------------------------------------------------------------------------------
-
-def fits_bytes(width: int, height: int, payload_mib: int) -> bytes:
-    """A FITS file Pillow's FITS plugin opens: an empty primary HDU, then a BINTABLE extension with a
-    GZIP_1 tile-compressed 8-bit image of width x height whose gzip payload is `payload_mib` MiB of zeros."""
-    def card(key, value=None):
-        return (f"{key:<8}= {value:>20}" if value is not None else key).ljust(80).encode("ascii")
-    primary = b"".join([card("SIMPLE", "T"), card("BITPIX", "8"), card("NAXIS", "0"), card("END")])
-    ext = b"".join([card("XTENSION", "'BINTABLE'"), card("BITPIX", "8"), card("NAXIS", "0"), card("ZIMAGE", "T"),
-                    card("ZCMPTYPE", "'GZIP_1  '"), card("ZBITPIX", "8"), card("ZNAXIS", "2"),
-                    card("ZNAXIS1", str(width)), card("ZNAXIS2", str(height)), card("END")])
-    packer = zlib.compressobj(9, zlib.DEFLATED, 31)  # wbits 31: a gzip stream
-    zeros = b"\0" * (1 << 20)
-    body = b"".join([packer.compress(zeros) for _ in range(payload_mib)] + [packer.flush()])
-    return primary.ljust(2880, b" ") + ext.ljust(2880, b" ") + body
-
-
-def zip_of(entries, compression=zipfile.ZIP_DEFLATED) -> bytes:
-    buf = io.BytesIO()
-    with zipfile.ZipFile(buf, "w", compression) as z:
-        for name, payload in entries:
-            z.writestr(name, payload)
-    return buf.getvalue()
-
-
-def png(width: int, height: int, value: int = 0) -> bytes:
-    from PIL import Image
-
-    buf = io.BytesIO()
-    Image.new("L", (width, height), value).save(buf, "PNG")
-    return buf.getvalue()
 
 
 # --- one case, in its own process --------------------------------------------------------------
@@ -97,7 +73,9 @@ def run_case(case: str, payload_path: str, module: str | None) -> None:
         spec.loader.exec_module(data)
     else:
         sys.path.insert(0, str(ROOT))
-        from aecore import data
+        from aecore.images import prepare_image
+        from aecore.uploads import load_image_zip
+        data = types.SimpleNamespace(prepare_image=prepare_image, load_image_zip=load_image_zip)
     payload = Path(payload_path).read_bytes()
     before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     t = time.perf_counter()
@@ -146,7 +124,8 @@ def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--entries", type=int, default=15_330, help="PNGs of 6000x6000 in the zip of case (b)")
     p.add_argument("--fits-mib", type=int, default=1024, help="MiB the FITS payload of case (a) gunzips to")
-    p.add_argument("--module", help="run the cases against this copy of aecore/data.py")
+    p.add_argument("--module", help="run the cases against this standalone file (an aecore/data.py from before "
+                                    "the split) instead of aecore.images and aecore.uploads")
     p.add_argument("--timeout", type=float, default=120.0, help="seconds allowed per case")
     p.add_argument("--case", help=argparse.SUPPRESS)
     p.add_argument("--payload", help=argparse.SUPPRESS)
@@ -157,24 +136,24 @@ def main() -> None:
 
     with tempfile.TemporaryDirectory() as tmp:
         t = time.perf_counter()
-        fits = fits_bytes(6000, 6000, args.fits_mib)
+        fits = fits_bytes(6000, 6000, args.fits_mib, pixels=False)
         print(f"# built a {len(fits) / 2**20:.2f} MB FITS (6000x6000, gunzips to {args.fits_mib} MiB) "
               f"in {time.perf_counter() - t:.1f} s", file=sys.stderr)
         measure("refuse_fits_png", "fits_png", fits, args, "refused", tmp=tmp)
         # stored, not deflated: deflating the gzip stream of zeros again would trip the zip-bomb ratio check first
-        measure("refuse_fits_png_in_zip", "fits_png_zip", zip_of([("digit.png", fits)], zipfile.ZIP_STORED), args,
+        measure("refuse_fits_png_in_zip", "fits_png_zip", make_zip([("digit.png", fits)], zipfile.ZIP_STORED), args,
                 "refused", tmp=tmp)
         del fits
 
         t = time.perf_counter()
-        big = png(6000, 6000)
-        many = zip_of((f"digits/{i}.png", big) for i in range(args.entries))
+        big = encode("L", (6000, 6000), 0)
+        many = make_zip((f"digits/{i}.png", big) for i in range(args.entries))
         print(f"# built a {len(many) / 2**20:.2f} MB zip of {args.entries:,} PNGs of 6000x6000 "
               f"({len(big):,} bytes each) in {time.perf_counter() - t:.1f} s", file=sys.stderr)
         measure(f"refuse_{args.entries}_6000px_pngs_zip", "many_pngs_zip", many, args, "refused", tmp=tmp)
         del many
 
-        small = zip_of((f"{i % 10}/{i}.png", png(28, 28, i % 256)) for i in range(2000))
+        small = make_zip((f"{i % 10}/{i}.png", encode("L", (28, 28), i % 256)) for i in range(2000))
         measure("accept_2000_28px_pngs_zip", "small_pngs_zip", small, args, "accepted", target_s=5.0, tmp=tmp)
 
 

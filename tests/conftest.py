@@ -3,6 +3,13 @@
 The tiny models are real Keras models trained for a couple of epochs on a few
 hundred real MNIST digits, so every test exercises real training and inference
 while the whole suite stays within minutes on 2 CPU cores.
+
+The offline data is looked for in $AECORE_DATA_DIR, else ../shared/data. When it
+is not there, the tests that need it (through the `offline_data` or
+`offline_olivetti` fixture, or a fixture built on them such as `mnist_small`)
+are skipped with a message saying where they looked and how to get the files,
+and AECORE_DATA_DIR is left unset, so that everything else (scikit-learn's
+bundled digits, uploads, ...) still runs.
 """
 
 import os
@@ -12,17 +19,54 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED_DATA = ROOT.parent / "shared" / "data"
-os.environ.setdefault("AECORE_DATA_DIR", str(SHARED_DATA))
+_ENV_GIVEN = os.environ.get("AECORE_DATA_DIR", "")
+DATA_DIR = Path(_ENV_GIVEN or SHARED_DATA)  # where the tests look for the offline data
+if DATA_DIR.is_dir():
+    os.environ["AECORE_DATA_DIR"] = str(DATA_DIR)
+else:  # a directory that is not there would make every loader refuse, digits included
+    os.environ.pop("AECORE_DATA_DIR", None)
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
+GET_THE_DATA = ("The tests look for the offline data in $AECORE_DATA_DIR ({env}), else in ../shared/data next "
+                "to the repository ({shared}). To run them, put the files there or point AECORE_DATA_DIR at a folder "
+                "holding mnist/t10k-images-idx3-ubyte.gz and mnist/t10k-labels-idx1-ubyte.gz (MNIST's test split, "
+                "IDX format) and olivetti/olivettifaces.mat, as README.md's \"Data\" section says; "
+                "`python -m aecore datasets` shows where each dataset would load from.")
+
+
+def _skip_without(what, found):
+    """Skip the calling test, saying where the tests looked and how to get the files, unless `found`."""
+    if not found:
+        pytest.skip(f"Offline {what} not found in {DATA_DIR}{'' if DATA_DIR.is_dir() else ' (not a directory)'}. "
+                    + GET_THE_DATA.format(env=_ENV_GIVEN or "not set", shared=SHARED_DATA))
+
 
 @pytest.fixture(scope="session")
-def mnist_small():
-    """The first 600 MNIST test digits (real images, loaded offline)."""
-    from aecore.data import load_dataset
+def offline_data():
+    """The folder with the offline MNIST files (the tests' data dir); skips the test when they are not there."""
+    from aecore.builtin_data import locate
 
-    return load_dataset("mnist", limit=600)
+    _skip_without("MNIST IDX files", DATA_DIR.is_dir() and locate("mnist", DATA_DIR).path is not None)
+    return DATA_DIR
+
+
+@pytest.fixture(scope="session")
+def offline_olivetti():
+    """The offline olivettifaces.mat; skips the test when it is not there."""
+    from aecore.builtin_data import locate
+
+    path = locate("olivetti", DATA_DIR).path if DATA_DIR.is_dir() else None
+    _skip_without("olivettifaces.mat", path is not None)
+    return path
+
+
+@pytest.fixture(scope="session")
+def mnist_small(offline_data):
+    """The first 600 MNIST test digits (real images, loaded offline)."""
+    from aecore.builtin_data import load_dataset
+
+    return load_dataset("mnist", data_dir=offline_data, limit=600)
 
 
 @pytest.fixture(scope="session")
