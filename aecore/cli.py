@@ -1,7 +1,8 @@
 """Command line: `python -m aecore datasets | train | list | eval | morph | delete | export`.
 
 Every `ModelConfig` field is a `train` flag (`--latent-dim 10`); training
-shows a progress bar on stderr and prints the cache key as its last line, so
+shows its progress on stderr (a live bar on a terminal, one line per epoch in
+a log file or pipe) and prints the cache key as its last line on stdout, so
 `KEY=$(python -m aecore train ... | tail -n 1)` works in scripts. Errors are
 one line on stderr and a non-zero exit, never a traceback.
 """
@@ -51,12 +52,12 @@ def _add_config_flags(p: argparse.ArgumentParser) -> None:
             continue  # computed from the data, never set by hand
         default = getattr(defaults, f.name)
         if isinstance(default, tuple):
-            kind = _tuple_of_ints
+            argtype = _tuple_of_ints
         elif f.name in ("limit", "image_size", "channels"):
-            kind = _optional_int
+            argtype = _optional_int
         else:
-            kind = type(default)
-        p.add_argument("--" + f.name.replace("_", "-"), dest=f.name, type=kind, default=default,
+            argtype = type(default)
+        p.add_argument("--" + f.name.replace("_", "-"), dest=f.name, type=argtype, default=default,
                        metavar=f.name.upper(), help=f"default: {default}")
 
 
@@ -70,12 +71,15 @@ def build_parser() -> argparse.ArgumentParser:
 
     t = sub.add_parser("train", help="train a model (or reuse the cached one); prints the cache key last")
     _add_config_flags(t)
-    t.add_argument("--images", help="a folder or .zip of your own images (sets --dataset to upload:<name>)")
+    t.add_argument("--images", help="a folder or .zip of your own images, in place of --dataset: the dataset is "
+                                    "named folder:<folder name> for a folder, upload:<file name> (e.g. "
+                                    "upload:faces.zip) for a zip")
     t.add_argument("--force", action="store_true", help="retrain from scratch even if a cached entry exists")
     t.add_argument("--resume", action="store_true",
                    help="continue a stopped run of this configuration (Ctrl-C stops one and keeps it) from its "
                         "weights and optimizer state")
-    t.add_argument("--quiet", action="store_true", help="no progress bar")
+    t.add_argument("--quiet", action="store_true",
+                   help="no progress (else a live bar on a terminal, one line per epoch when stderr is a file or pipe)")
 
     ls = sub.add_parser("list", help="list cached models")
     ls.add_argument("--json", action="store_true")
@@ -105,15 +109,35 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+def _progress_line(event) -> str:
+    """`epoch 3/20 loss 0.1234 ETA    42s`: where training is, its latest loss (validation loss after an epoch)."""
+    loss = event.losses.get("val_loss", event.losses.get("loss", float("nan")))
+    return f"epoch {event.epoch}/{event.epochs} loss {loss:.4f} ETA {event.eta:5.0f}s"
+
+
 def _progress_bar(event) -> None:
+    """A live bar on stderr, redrawn in place with carriage returns: for a terminal."""
     if event.phase == "end":
         sys.stderr.write("\n")
         return
     done = (event.epoch - 1 + event.batch / max(event.batches, 1)) / event.epochs
     bar = "#" * int(30 * done) + "-" * (30 - int(30 * done))
-    loss = event.losses.get("val_loss", event.losses.get("loss", float("nan")))
-    sys.stderr.write(f"\r[{bar}] epoch {event.epoch}/{event.epochs} loss {loss:.4f} ETA {event.eta:5.0f}s ")
+    sys.stderr.write(f"\r[{bar}] {_progress_line(event)} ")
     sys.stderr.flush()
+
+
+def _progress_lines(event) -> None:
+    """One line on stderr per epoch, no carriage returns: for a log file or a pipe."""
+    if event.phase == "epoch":
+        print(_progress_line(event), file=sys.stderr, flush=True)
+
+
+def _progress_callbacks(quiet: bool) -> list:
+    """What shows training's progress: nothing when `quiet`, else a live bar when stderr (where progress
+    goes, stdout keeping the result) is a terminal, one line per epoch when it is not."""
+    if quiet:
+        return []
+    return [_progress_bar if sys.stderr.isatty() else _progress_lines]
 
 
 @contextlib.contextmanager
@@ -138,18 +162,18 @@ def _interrupt_stops(stop: threading.Event):
 
 
 def _load_data(args, cfg: ModelConfig):
-    from . import data
+    from . import builtin_data, uploads
 
     images = getattr(args, "images", None)
     if images:
         size, channels = cfg.image_size or 28, cfg.channels or 1
         path = Path(images)
-        ds = data.load_image_zip(path, size, channels) if path.suffix.lower() == ".zip" \
-            else data.load_image_folder(path, size, channels)
+        ds = uploads.load_image_zip(path, size, channels) if path.suffix.lower() == ".zip" \
+            else uploads.load_image_folder(path, size, channels)
         if ds.skipped:
             print(f"not read: {len(ds.skipped)} file(s): {'; '.join(ds.skipped[:5])}", file=sys.stderr)
         return ds
-    return data.load_dataset(cfg.dataset, data_dir=args.data_dir)
+    return builtin_data.load_dataset(cfg.dataset, data_dir=args.data_dir)
 
 
 def _held_out(args, entry):
@@ -191,7 +215,7 @@ def _is_key(text: str) -> bool:
 def run(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if args.command == "datasets":
-        from .data import list_datasets
+        from .builtin_data import list_datasets
 
         for d in list_datasets(args.data_dir):
             shape = "x".join(map(str, d["shape"]))
@@ -200,7 +224,7 @@ def run(argv: list[str] | None = None) -> int:
     if args.command == "train":  # validate flags before the slow TensorFlow import
         fields = {f.name for f in dataclasses.fields(ModelConfig)} - {"dataset_fingerprint"}
         cfg = ModelConfig(**{k: v for k, v in vars(args).items() if k in fields})
-        from .data import list_datasets
+        from .builtin_data import list_datasets
         from .sizing import check_fits
 
         shapes = {d["name"]: d["shape"] for d in list_datasets(args.data_dir)}
@@ -222,7 +246,7 @@ def run(argv: list[str] | None = None) -> int:
                   f"(pass --resume to continue it)", file=sys.stderr)
         stop = threading.Event()
         with _interrupt_stops(stop):
-            entry, cached = cache_mod.train_or_load(cfg, ds, cache, callbacks=[] if args.quiet else [_progress_bar],
+            entry, cached = cache_mod.train_or_load(cfg, ds, cache, callbacks=_progress_callbacks(args.quiet),
                                                     stop_event=stop, force=args.force, resume=args.resume)
         outcome = "cached" if cached else "trained" if entry.complete else "stopped"
         print(f"{outcome}: {entry.config.describe()} ({entry.status()})  "

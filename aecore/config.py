@@ -54,12 +54,14 @@ class ModelConfig:
 
     Args:
         dataset: dataset name (`mnist`, `fashion_mnist`, `olivetti`, `digits`,
-            or `upload:<name>` for a user's images). Default `mnist`.
+            or, for a user's images, `upload:<zip file name>` or
+            `folder:<folder name>`). Default `mnist`.
         kind: `ae` (plain), `dae` (denoising), `sparse`, or `vae`. Default `ae`.
         arch: `dense` (MLP) or `conv` (strided convolutions). Default `conv`.
-        latent_dim: size of the code. Default 10 (seed 004: 28*28/10 = 78x compression).
+        latent_dim: size of the code. Default 10 (78x compression of a 28x28 image).
         epochs: maximum epochs; early stopping may end sooner. Default 20.
-        batch_size: images per step. Default 128 (the seeds use 128-256).
+        batch_size: images per step. Default 128 (the size Keras' autoencoder and VAE
+            examples train 28x28 digits with).
         learning_rate: Adam step size. Default 1e-3 (Adam's usual default).
         lr_schedule: `constant`, or `cosine` (decays to 2% of the rate over
             `epochs`: converges further in a fixed time budget). Default
@@ -67,9 +69,10 @@ class ModelConfig:
         seed: seeds weights, shuffling and noise; same config -> same model.
             An integer in 0..2**32 - 1 (NumPy's seed range). Default 0.
         val_fraction: share of the dataset held out for validation and the
-            metrics. Default 0.2 (the seeds' 80/20 split).
+            metrics. Default 0.2 (an 80/20 split: 2,000 of the 10,000 offline MNIST digits).
         patience: epochs without validation improvement before stopping;
-            0 disables early stopping. Default 5 (seed 004).
+            0 disables early stopping. Default 5 (a validation loss that wobbles
+            for a few epochs is given time to improve again).
         limit: use only the first `limit` images (None: all). Useful for
             quick runs and tests.
         recon_loss: `bce` (per-pixel binary cross-entropy, sharp digits) or

@@ -132,8 +132,9 @@ class Engine:
 
         Args:
             dims: the two dimensions varied (x, y). Default (0, 1).
-            lim: (low, high) range for both. Default (-5, 5) (seed 004; the
-                other seeds use +-8 and +-15).
+            lim: (low, high) range for both. Default (-5, 5): beyond +-3, where
+                nearly all of a VAE's codes lie under its unit-Gaussian prior, so
+                the grid also shows the edge of what the decoder learned.
             n: points per side, 2..30. Default 10.
             base: values of the other dimensions (default zeros).
         Returns:

@@ -78,10 +78,10 @@ def sequence(frames, bounce: bool = False, hold: int = 0) -> list:
 
 
 def _check_range(name: str, value, low: int, high: int, integer: bool) -> None:
-    kinds = (int, np.integer) if integer else (int, float, np.integer, np.floating)
-    if isinstance(value, bool) or not isinstance(value, kinds) or not low <= value <= high:
-        kind = "an integer" if integer else "a number"
-        raise ValueError(f"Expected {name} to be {kind} in {low}..{high}, received {value!r}.")
+    types = (int, np.integer) if integer else (int, float, np.integer, np.floating)
+    if isinstance(value, bool) or not isinstance(value, types) or not low <= value <= high:
+        number = "an integer" if integer else "a number"
+        raise ValueError(f"Expected {name} to be {number} in {low}..{high}, received {value!r}.")
 
 
 def _prepare(frames, fps, bounce, upscale, hold) -> list:

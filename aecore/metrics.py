@@ -11,6 +11,24 @@ use_sample_covariance=False, data_range=1.0)` (Wang et al. 2004), so a whole
 test set is scored in one pass instead of one Python call per image. The
 window shrinks for images smaller than 11 pixels (8x8 digits), exactly as
 scikit-image does when given the same `win_size`.
+
+Why not TensorFlow's batched `tf.image.ssim`, which has the same window and
+constants: it computes in float32 whatever it is given, so its variances
+(E[x^2] - E[x]^2) cancel where an image is bright and flat, and it is not
+faster. Measured against this version (images against altered copies; median
+of 3 runs, in two sessions, on the project's 2-core CPU with other work
+running; `tf.image.ssim` fed images padded by reflection under 11 pixels,
+which reproduces the shrunken window):
+    images                               this           tf.image.ssim   max |difference| per image
+    2,000 MNIST 28x28x1, noise 0.1       0.14-0.24 s    0.16-0.22 s     7.5e-7
+    400 Olivetti faces 64x64x1, same     0.13-0.17 s    0.15-0.17 s     4.3e-6
+    400 digits 8x8x1, same               0.002-0.005 s  0.014-0.036 s   8.4e-7
+    2,000 MNIST inverted (white ground)
+      vs a blurred copy dimmed 2%                                       2.1e-4 (mean 4.2e-5)
+    flat image pairs (16x16, 0..1)                                      2.0e-3
+This version equals scikit-image's to float64 precision (difference 0 in all
+the rows above); white-background uploads are a supported use, and SSIM is
+compared against scikit-image to 1e-4 in the tests, so it stays.
 """
 
 from __future__ import annotations

@@ -1,4 +1,5 @@
-"""The five autoencoder kinds as small, serialisable Keras 3 models.
+"""The four autoencoder kinds (plain, denoising, sparse, variational), each dense
+or convolutional, as small, serialisable Keras 3 models.
 
 One class, `Autoencoder`, covers the plain, denoising and sparse kinds; `VAE`
 adds the reparameterised code and the KL term (after keras-io's

@@ -26,7 +26,7 @@ import numpy as np
 import keras
 import tensorflow as tf
 
-from . import metrics as qm
+from . import metrics
 from .config import ModelConfig
 from .data import Dataset, split_dataset
 from .models import Autoencoder, add_noise, build_model
@@ -270,7 +270,7 @@ def held_out_metrics(model: Autoencoder, val: np.ndarray, batch_size: int = 256)
         `noisy_psnr` and `denoised_psnr` for a denoising AE.
     """
     recon = reconstruct_batched(model, val, batch_size)
-    out = qm.summary(val, recon)
+    out = metrics.summary(val, recon)
     sums: dict[str, float] = {}
     for i in range(0, len(val), batch_size):
         part = val[i:i + batch_size]
@@ -282,8 +282,8 @@ def held_out_metrics(model: Autoencoder, val: np.ndarray, batch_size: int = 256)
         out["recon"], out["kl"] = float(losses["recon"]), float(losses["kl"])
     if model.cfg.kind == "dae":
         noisy = add_noise(val, model.cfg.noise, model.cfg.noise_level, seed=12345)
-        out["noisy_psnr"] = qm.psnr(val, noisy)
-        out["denoised_psnr"] = qm.psnr(val, reconstruct_batched(model, noisy, batch_size))
+        out["noisy_psnr"] = metrics.psnr(val, noisy)
+        out["denoised_psnr"] = metrics.psnr(val, reconstruct_batched(model, noisy, batch_size))
     return {k: float(v) for k, v in out.items()}
 
 

@@ -1,6 +1,6 @@
 """Denoising AE at Gaussian sigma 0.3 vs the noisy input and classical filters.
 
-Targets (issue #2), PSNR on held-out MNIST digits:
+Targets (from the project's quality goals), PSNR on held-out MNIST digits:
 - the denoising AE at least 9 dB above the noisy input;
 - and at least 4 dB above the best classical filter (median, Gaussian, total
   variation, non-local means), each with its parameter tuned on the same

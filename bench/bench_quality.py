@@ -1,6 +1,6 @@
 """Conv AE (latent 10) vs PCA with 10 components, held-out per-pixel MSE.
 
-Target (issue #2): conv AE MSE <= 0.4 x PCA MSE within 90 s of training on a
+Target (from the project's quality goals): conv AE MSE <= 0.4 x PCA MSE within 90 s of training on a
 2-core CPU. The AE is trained by `aecore.train.train` with the real Stop
 mechanism: a timer sets the stop flag at the budget, training ends after that
 batch and keeps the best weights so far.

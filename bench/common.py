@@ -19,7 +19,8 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import numpy as np  # noqa: E402
 
-from aecore.data import load_dataset, split_dataset  # noqa: E402
+from aecore.builtin_data import load_dataset  # noqa: E402
+from aecore.data import split_dataset  # noqa: E402
 from aecore.train import train  # noqa: E402
 
 

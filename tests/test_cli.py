@@ -110,3 +110,42 @@ def test_ctrl_c_keeps_a_stopped_run_that_resume_completes(tmp_path):
     assert f"epoch {stopped_at}/40" in resumed.stderr and "epoch 1/40" not in resumed.stderr  # not from scratch
     listed = json.loads(cli("list", "--json", models_dir=tmp_path).stdout)["entries"]
     assert [(e["key"], e["epochs_run"], e["stopped"]) for e in listed] == [(key, 40, "completed")]
+
+
+QUICK = ["train", "--dataset", "mnist", "--arch", "dense", "--latent-dim", "2", "--epochs", "3", "--batch-size", "64",
+         "--hidden-units", "16", "--limit", "200", "--patience", "0"]
+
+
+def test_progress_piped_to_a_log_is_one_line_per_epoch(tmp_path):
+    r = cli(*QUICK, models_dir=tmp_path)  # stdout and stderr captured: neither is a terminal
+    assert r.returncode == 0, r.stderr
+    assert "\r" not in r.stderr and "\r" not in r.stdout
+    progress = [line for line in r.stderr.splitlines() if line.startswith("epoch ")]
+    assert [line.split()[1] for line in progress] == ["1/3", "2/3", "3/3"], r.stderr
+    assert all(" loss " in line and " ETA " in line for line in progress)
+
+
+def test_progress_on_a_terminal_is_a_live_bar(tmp_path):
+    import pty
+
+    leader, follower = pty.openpty()  # stderr on a terminal
+    env = {**os.environ, "AECORE_MODELS_DIR": str(tmp_path)}
+    proc = subprocess.Popen([sys.executable, "-m", "aecore", *QUICK, "--epochs", "2"], cwd=ROOT, env=env,
+                            stdout=subprocess.PIPE, stderr=follower)
+    os.close(follower)
+    err = b""
+    try:
+        while True:  # read as it goes, so a full terminal buffer never blocks the child
+            try:
+                chunk = os.read(leader, 65536)
+            except OSError:  # EIO: the child closed the terminal's other end
+                break
+            if not chunk:
+                break
+            err += chunk
+    finally:
+        os.close(leader)
+        proc.communicate(timeout=300)
+    assert proc.returncode == 0, err
+    text = err.decode(errors="replace")
+    assert "\r[" in text and "] epoch 2/2 loss " in text  # redrawn in place

@@ -1,4 +1,4 @@
-"""Tests for aecore.metrics: MSE, PSNR, SSIM (checked against scikit-image) and helpers."""
+"""Tests for aecore.metrics: MSE, PSNR, SSIM (checked against scikit-image and a closed form) and helpers."""
 
 import numpy as np
 import pytest
@@ -70,6 +70,16 @@ def test_ssim_matches_skimage(shape, win_size):
     assert got.shape == (shape[0],)
     np.testing.assert_allclose(got, expected, atol=1e-4)
     assert metrics.ssim(a, b) == pytest.approx(np.mean(expected), abs=1e-4)
+
+
+@pytest.mark.parametrize("shape", [(2, 8, 8, 1), (2, 28, 28, 3)])
+def test_ssim_of_flat_images_is_the_luminance_term(shape):
+    # No variance in either image: SSIM = (2 p q + C1) / (p^2 + q^2 + C1), the contrast-structure term being C2 / C2.
+    p, q = 0.2, 0.6
+    c1 = (metrics.SSIM_K1 * 1.0) ** 2
+    expected = (2 * p * q + c1) / (p * p + q * q + c1)
+    got = metrics.ssim(np.full(shape, p), np.full(shape, q), per_image=True)
+    np.testing.assert_allclose(got, np.full(shape[0], expected), atol=1e-9)
 
 
 def test_ssim_float32_and_large_batch_chunks():

@@ -152,12 +152,23 @@ def test_diverging_training_raises_a_clear_message(mnist_small):
         train(cfg, mnist_small.subset(np.arange(300)))
 
 
-def test_kl_warmup_ramps_the_weight(mnist_small):
-    cfg = ModelConfig(kind="vae", epochs=3, patience=0, kl_warmup_epochs=2, beta=1.0, **SMALL)
-    weights = []
-    res = train(cfg, mnist_small, callbacks=[lambda e: e.phase == "epoch" and weights.append(None)])
-    assert float(res.model.kl_weight.numpy()) == pytest.approx(1.0)
-    assert len(weights) == 3
+def test_kl_warmup_ramps_the_weight(mnist_small, monkeypatch):
+    import aecore.train
+
+    real_build_model, built = aecore.train.build_model, []
+
+    def build_model(*args, **kwargs):  # keeps the model train builds, to read its KL weight as epochs end
+        built.append(real_build_model(*args, **kwargs))
+        return built[-1]
+
+    monkeypatch.setattr(aecore.train, "build_model", build_model)
+    cfg = ModelConfig(kind="vae", epochs=4, patience=0, kl_warmup_epochs=2, beta=0.8, **SMALL)
+    per_epoch = []  # the weight each epoch trained with, read as it ends
+    res = train(cfg, mnist_small,
+                callbacks=[lambda e: e.phase == "epoch" and per_epoch.append(float(built[0].kl_weight.numpy()))])
+    # Epoch e (from 0) trains with beta * min(1, e / warm-up epochs): 0, beta / 2, then beta from epoch 3 on.
+    assert per_epoch == pytest.approx([0.0, 0.4, 0.8, 0.8])
+    assert float(res.model.kl_weight.numpy()) == pytest.approx(0.8)
 
 
 def test_denoising_metrics_report_noisy_and_denoised_psnr(mnist_small):
