@@ -1,7 +1,7 @@
 """One real-browser end-to-end test: `streamlit run app.py` driven by headless Chromium.
 
-The server runs as a subprocess on a free port with a fresh, empty models
-folder and the offline data; Playwright drives the system's Chromium
+The server runs as a subprocess on a free port (tests/serving.py) with a fresh,
+empty models folder and the offline data; Playwright drives the system's Chromium
 ($AECORE_BROWSER, default /usr/bin/chromium; Playwright never downloads a
 browser of its own). The test trains a tiny model through the Train page's real
 widgets, moves a latent slider and waits for the new decoded image, hovers a
@@ -15,76 +15,24 @@ from __future__ import annotations
 
 import io
 import json
-import os
-import socket
-import subprocess
-import sys
-import time
-import urllib.request
 from pathlib import Path
 
 import numpy as np
 import pytest
+from serving import BROWSER, VIEWPORT, chromium, streamlit_app
 
-ROOT = Path(__file__).resolve().parents[1]
-BROWSER = os.environ.get("AECORE_BROWSER", "/usr/bin/chromium")
-BROWSER_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
-STARTUP_S = 60  # the server must answer /_stcore/health within this
 TRAIN_S = 90  # the tiny model trains in ~10 s on 2 cores; generous for slow CI machines
 
 pytestmark = pytest.mark.skipif(not Path(BROWSER).exists(), reason=f"no Chromium at {BROWSER} (set AECORE_BROWSER)")
 
 
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _wait_healthy(proc: subprocess.Popen, url: str, log: Path) -> None:
-    deadline = time.monotonic() + STARTUP_S
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"streamlit exited with {proc.returncode}:\n{log.read_text(errors='replace')[-3000:]}")
-        try:
-            with urllib.request.urlopen(url, timeout=2) as r:
-                if r.read().decode().strip() == "ok":
-                    return
-        except OSError:
-            pass
-        time.sleep(0.25)
-    raise RuntimeError(f"{url} did not answer 'ok' within {STARTUP_S} s:\n{log.read_text(errors='replace')[-3000:]}")
-
-
 @pytest.fixture()
 def server(tmp_path):
-    """`streamlit run app.py` on a free port with an empty models folder; yields the base URL."""
-    port = _free_port()
+    """`streamlit run app.py` (tests/serving.py) with an empty models folder; yields the running Server."""
     models = tmp_path / "models"
     models.mkdir()
-    env = dict(os.environ)
-    env["AECORE_MODELS_DIR"] = str(models)
-    env.setdefault("AECORE_DATA_DIR", str(ROOT.parent / "shared" / "data"))
-    env.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    log = tmp_path / "streamlit.log"
-    with open(log, "wb") as out:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port),
-             "--server.headless", "true", "--server.address", "127.0.0.1",
-             "--browser.gatherUsageStats", "false"],
-            cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT,
-        )
-    try:
-        base = f"http://127.0.0.1:{port}"
-        _wait_healthy(proc, base + "/_stcore/health", log)
-        yield base, log, models
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout=15)
+    with streamlit_app(models, tmp_path / "streamlit.log") as app:
+        yield app
 
 
 # --- helpers on a Playwright page -----------------------------------------------------------
@@ -128,128 +76,123 @@ def _go(page, base: str, path: str) -> None:
 
 def test_train_slide_hover_and_download_a_morph_gif(server, tmp_path):
     from PIL import Image
-    from playwright.sync_api import sync_playwright
 
-    base, log, models = server
+    base, models = server.base, server.models_dir
     try:
-        with sync_playwright() as p:
-            browser = p.chromium.launch(executable_path=BROWSER, headless=True, args=BROWSER_ARGS)
-            try:
-                page = browser.new_page(viewport={"width": 1400, "height": 1000}, accept_downloads=True)
-                page.set_default_timeout(30_000)
+        with chromium() as browser:
+            page = browser.new_page(viewport=VIEWPORT, accept_downloads=True)
+            page.set_default_timeout(30_000)
 
-                # --- Train: a tiny dense VAE through the real widgets -----------------------------
-                # --- Home, as a person starts: the navigation with every page title ------------------
-                page.goto(base + "/")
-                page.locator(".st-key-home_quickstart button").wait_for()
-                _settle(page)
-                nav = page.locator("[data-testid=stSidebarNav]").inner_text()
-                titles = ["Home", "Train", "Reconstruct", "Denoise", "Latent Scatter", "Latent Slider", "Morph"]
-                assert [t for t in titles if t in nav] == titles and "app" not in nav.split(), nav
+            # --- Home, as a person starts: the navigation with every page title ------------------
+            page.goto(base + "/")
+            page.locator(".st-key-home_quickstart button").wait_for()
+            _settle(page)
+            nav = page.locator("[data-testid=stSidebarNav]").inner_text()
+            titles = ["Home", "Train", "Reconstruct", "Denoise", "Latent Scatter", "Latent Slider", "Morph"]
+            assert [t for t in titles if t in nav] == titles and "app" not in nav.split(), nav
 
-                page.goto(base + "/Train")
-                page.locator(".st-key-trn_go button").wait_for()
-                _settle(page)
-                _select(page, "trn_kind", "Variational AE (VAE)")
-                page.get_by_text("β (KL weight)").wait_for()  # the VAE's own settings appeared
-                page.locator(".st-key-trn_arch").get_by_text("Dense (MLP)").click()
-                page.wait_for_function(
-                    "() => [...document.querySelectorAll('.st-key-trn_arch input[type=radio]')]"
-                    ".some(e => e.checked && e.value === '1')")
-                _type(page, "trn_latent", 2)
-                _type(page, "trn_epochs", 2)
-                page.locator("[data-testid=stExpander] summary").filter(has_text="Advanced").click()
-                _type(page, "trn_limit", 600)
-                _type(page, "trn_hidden", "32")
-                _settle(page)
-                page.locator(".st-key-trn_go button").click()
-                success = page.locator("[data-testid=stAlertContentSuccess]").filter(has_text="Trained ")
-                success.wait_for(timeout=TRAIN_S * 1000)
-                assert "dense VAE, latent 2, mnist" in success.inner_text()
-                _settle(page)
-                _no_exception(page)
-                (entry,) = models.glob("*.npz")  # the settings typed into the widgets reached the model
-                with np.load(entry, allow_pickle=False) as z:
-                    config = json.loads(str(z["__meta__"]))["config"]
-                assert {k: config[k] for k in ("kind", "arch", "latent_dim", "epochs", "limit", "hidden_units")} == {
-                    "kind": "vae", "arch": "dense", "latent_dim": 2, "epochs": 2, "limit": 600, "hidden_units": [32]}
+            # --- Train: a tiny dense VAE through the real widgets -----------------------------
+            page.goto(base + "/Train")
+            page.locator(".st-key-trn_go button").wait_for()
+            _settle(page)
+            _select(page, "trn_kind", "Variational AE (VAE)")
+            page.get_by_text("β (KL weight)").wait_for()  # the VAE's own settings appeared
+            page.locator(".st-key-trn_arch").get_by_text("Dense (MLP)").click()
+            page.wait_for_function(
+                "() => [...document.querySelectorAll('.st-key-trn_arch input[type=radio]')]"
+                ".some(e => e.checked && e.value === '1')")
+            _type(page, "trn_latent", 2)
+            _type(page, "trn_epochs", 2)
+            page.locator("[data-testid=stExpander] summary").filter(has_text="Advanced").click()
+            _type(page, "trn_limit", 600)
+            _type(page, "trn_hidden", "32")
+            _settle(page)
+            page.locator(".st-key-trn_go button").click()
+            success = page.locator("[data-testid=stAlertContentSuccess]").filter(has_text="Trained ")
+            success.wait_for(timeout=TRAIN_S * 1000)
+            assert "dense VAE, latent 2, mnist" in success.inner_text()
+            _settle(page)
+            _no_exception(page)
+            (entry,) = models.glob("*.npz")  # the settings typed into the widgets reached the model
+            with np.load(entry, allow_pickle=False) as z:
+                config = json.loads(str(z["__meta__"]))["config"]
+            assert {k: config[k] for k in ("kind", "arch", "latent_dim", "epochs", "limit", "hidden_units")} == {
+                "kind": "vae", "arch": "dense", "latent_dim": 2, "epochs": 2, "limit": 600, "hidden_units": [32]}
 
-                # --- Latent Slider: a slider move shows a newly decoded image ----------------------
-                _go(page, base, "Latent_Slider")
-                figure = page.locator("[data-testid=stImage]").filter(has_text="decode(z)")
-                img = figure.locator("img")
-                img.wait_for()
-                slider = page.get_by_role("slider", name="z0")
-                slider.wait_for(state="attached")
-                _settle(page)
-                _no_exception(page)
-                before_src = img.get_attribute("src")
-                before_caption = figure.inner_text()
-                value, hi = float(slider.input_value()), float(slider.get_attribute("max"))
-                slider.focus()
-                slider.press("End" if value < hi else "Home")
-                page.wait_for_function(
-                    "old => { const i = [...document.querySelectorAll('[data-testid=stImage]')]"
-                    ".filter(f => f.innerText.includes('decode(z)')).map(f => f.querySelector('img'))[0];"
-                    " return !!i && i.src !== old && i.complete && i.naturalWidth > 0; }",
-                    arg=before_src, timeout=20_000,
-                )
-                assert figure.inner_text() != before_caption  # the caption shows the new code
-                _settle(page)
-                _no_exception(page)
+            # --- Latent Slider: a slider move shows a newly decoded image ----------------------
+            _go(page, base, "Latent_Slider")
+            figure = page.locator("[data-testid=stImage]").filter(has_text="decode(z)")
+            img = figure.locator("img")
+            img.wait_for()
+            slider = page.get_by_role("slider", name="z0")
+            slider.wait_for(state="attached")
+            _settle(page)
+            _no_exception(page)
+            before_src = img.get_attribute("src")
+            before_caption = figure.inner_text()
+            value, hi = float(slider.input_value()), float(slider.get_attribute("max"))
+            slider.focus()
+            slider.press("End" if value < hi else "Home")
+            page.wait_for_function(
+                "old => { const i = [...document.querySelectorAll('[data-testid=stImage]')]"
+                ".filter(f => f.innerText.includes('decode(z)')).map(f => f.querySelector('img'))[0];"
+                " return !!i && i.src !== old && i.complete && i.naturalWidth > 0; }",
+                arg=before_src, timeout=20_000,
+            )
+            assert figure.inner_text() != before_caption  # the caption shows the new code
+            _settle(page)
+            _no_exception(page)
 
-                # --- Latent Scatter: hovering a point shows its image ------------------------------
-                _go(page, base, "Latent_Scatter")
-                page.wait_for_function(
-                    "() => { const g = document.querySelector('.st-key-sct_chart .js-plotly-plot');"
-                    " return g && g._fullData && g.__sctHooked; }", timeout=60_000)
-                _settle(page)
-                _no_exception(page)
-                # WebGL markers are no DOM nodes: take the most isolated point's screen position from Plotly.
-                px, py, point = page.evaluate(
-                    """() => {
-                      const gd = document.querySelector('.st-key-sct_chart .js-plotly-plot');
-                      const fl = gd._fullLayout, r = gd.getBoundingClientRect(), pts = [];
-                      gd._fullData.forEach(t => { if (t.type !== 'scattergl' || !t.customdata) return;
-                        t.x.forEach((x, k) => pts.push([fl.xaxis.l2p(x) + fl._size.l + r.left,
-                                                        fl.yaxis.l2p(t.y[k]) + fl._size.t + r.top,
-                                                        [].concat(t.customdata[k])[0]])); });
-                      let best = pts[0], gap = -1;
-                      for (const p of pts) { let d = Infinity;
-                        for (const q of pts) if (q !== p) d = Math.min(d, Math.hypot(p[0] - q[0], p[1] - q[1]));
-                        if (d > gap) { gap = d; best = p; } }
-                      return best; }""")
-                page.mouse.move(5, 5)
-                page.mouse.move(px - 30, py - 30)
-                page.mouse.move(px, py, steps=5)
-                page.wait_for_function(
-                    "id => { const c = document.querySelector('#sct-hover-panel div');"
-                    " return c && c.textContent.startsWith('#' + id + ' '); }", arg=point, timeout=10_000)
-                hover_img = page.locator("#sct-hover-panel img")
-                assert hover_img.is_visible()
-                assert hover_img.get_attribute("src").startswith("data:image/png;base64,")
-                assert page.evaluate("() => document.querySelector('#sct-hover-panel img').naturalWidth") > 0
-                page.mouse.move(5, 5)
-                hover_img.wait_for(state="hidden")
+            # --- Latent Scatter: hovering a point shows its image ------------------------------
+            _go(page, base, "Latent_Scatter")
+            page.wait_for_function(
+                "() => { const g = document.querySelector('.st-key-sct_chart .js-plotly-plot');"
+                " return g && g._fullData && g.__sctHooked; }", timeout=60_000)
+            _settle(page)
+            _no_exception(page)
+            # WebGL markers are no DOM nodes: take the most isolated point's screen position from Plotly.
+            px, py, point = page.evaluate(
+                """() => {
+                  const gd = document.querySelector('.st-key-sct_chart .js-plotly-plot');
+                  const fl = gd._fullLayout, r = gd.getBoundingClientRect(), pts = [];
+                  gd._fullData.forEach(t => { if (t.type !== 'scattergl' || !t.customdata) return;
+                    t.x.forEach((x, k) => pts.push([fl.xaxis.l2p(x) + fl._size.l + r.left,
+                                                    fl.yaxis.l2p(t.y[k]) + fl._size.t + r.top,
+                                                    [].concat(t.customdata[k])[0]])); });
+                  let best = pts[0], gap = -1;
+                  for (const p of pts) { let d = Infinity;
+                    for (const q of pts) if (q !== p) d = Math.min(d, Math.hypot(p[0] - q[0], p[1] - q[1]));
+                    if (d > gap) { gap = d; best = p; } }
+                  return best; }""")
+            page.mouse.move(5, 5)
+            page.mouse.move(px - 30, py - 30)
+            page.mouse.move(px, py, steps=5)
+            page.wait_for_function(
+                "id => { const c = document.querySelector('#sct-hover-panel div');"
+                " return c && c.textContent.startsWith('#' + id + ' '); }", arg=point, timeout=10_000)
+            hover_img = page.locator("#sct-hover-panel img")
+            assert hover_img.is_visible()
+            assert hover_img.get_attribute("src").startswith("data:image/png;base64,")
+            assert page.evaluate("() => document.querySelector('#sct-hover-panel img').naturalWidth") > 0
+            page.mouse.move(5, 5)
+            hover_img.wait_for(state="hidden")
 
-                # --- Morph: the GIF download is an animated GIF -----------------------------------
-                _go(page, base, "Morph")
-                button = page.locator(".st-key-mph_gif_download button")
-                button.wait_for()
-                _settle(page)
-                _no_exception(page)
-                with page.expect_download() as info:
-                    button.click()
-                download = info.value
-                assert download.suggested_filename.endswith(".gif")
-                target = tmp_path / download.suggested_filename
-                download.save_as(target)
-                data = target.read_bytes()
-                assert data[:4] == b"GIF8"
-                with Image.open(io.BytesIO(data)) as gif:
-                    assert gif.is_animated and gif.n_frames > 1
-            finally:
-                browser.close()
+            # --- Morph: the GIF download is an animated GIF -----------------------------------
+            _go(page, base, "Morph")
+            button = page.locator(".st-key-mph_gif_download button")
+            button.wait_for()
+            _settle(page)
+            _no_exception(page)
+            with page.expect_download() as info:
+                button.click()
+            download = info.value
+            assert download.suggested_filename.endswith(".gif")
+            target = tmp_path / download.suggested_filename
+            download.save_as(target)
+            data = target.read_bytes()
+            assert data[:4] == b"GIF8"
+            with Image.open(io.BytesIO(data)) as gif:
+                assert gif.is_animated and gif.n_frames > 1
     except BaseException:
-        print("--- streamlit log ---\n" + log.read_text(errors="replace")[-4000:])
+        print("--- streamlit log ---\n" + server.log_tail())
         raise

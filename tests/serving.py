@@ -1,0 +1,259 @@
+"""Serve the app and drive it in headless Chromium: one way for the browser test, the benches and the screenshots.
+
+`streamlit_app()` runs `streamlit run app.py` on a free 127.0.0.1 port with a
+given models folder and the offline data, waits for its health endpoint and
+stops it (its whole process group) afterwards; `chromium()` launches the
+system's Chromium through Playwright with the project's flags ($AECORE_BROWSER,
+default /usr/bin/chromium; Playwright never downloads a browser of its own).
+The rest are the steps the bench scripts share: their scratch folders, train
+a model with the CLI, wait for a rerun to finish, switch page, pick the active
+model, and `open_latent_slider()`, which puts the server, the browser and the
+page together.
+
+The tests import it as `serving` (tests/ is on their path, like `pagetest`);
+scripts in bench/ put the repository root on `sys.path` and import
+`tests.serving`.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from playwright.sync_api import Browser, Page
+
+ROOT = Path(__file__).resolve().parents[1]
+BROWSER = os.environ.get("AECORE_BROWSER", "/usr/bin/chromium")
+BROWSER_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
+STARTUP_S = 60  # the server must answer /_stcore/health within this
+STOP_S = 15  # after SIGTERM, the server's process group gets this long before SIGKILL
+LOG_TAIL = 4000  # characters of the server log shown when something fails
+VIEWPORT = {"width": 1400, "height": 1000}
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on right now (the OS picks it)."""
+    import socket
+
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def app_env(models_dir: Path) -> dict[str, str]:
+    """The environment for the server and the CLI: this process's, with AECORE_MODELS_DIR set to `models_dir`,
+    and unless already set AECORE_DATA_DIR (default ../shared/data) and TF_CPP_MIN_LOG_LEVEL (default 2)."""
+    env = dict(os.environ)
+    env["AECORE_MODELS_DIR"] = str(models_dir)
+    env.setdefault("AECORE_DATA_DIR", str(ROOT.parent / "shared" / "data"))
+    env.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    return env
+
+
+@dataclass
+class Server:
+    """A running `streamlit run app.py`: its base URL (http://127.0.0.1:PORT), log file, models folder, process."""
+
+    base: str
+    log: Path
+    models_dir: Path
+    proc: subprocess.Popen
+
+    def log_tail(self, chars: int = LOG_TAIL) -> str:
+        """The last `chars` characters (default LOG_TAIL) of the server's stdout and stderr."""
+        return self.log.read_text(errors="replace")[-chars:]
+
+
+def _wait_healthy(server: Server, timeout_s: float) -> None:
+    """Poll /_stcore/health every 0.25 s until it answers 'ok'; RuntimeError with the log's tail if the server
+    exits first or `timeout_s` passes."""
+    url = server.base + "/_stcore/health"
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if server.proc.poll() is not None:
+            raise RuntimeError(f"streamlit exited with {server.proc.returncode}:\n{server.log_tail()}")
+        try:
+            with urllib.request.urlopen(url, timeout=2) as r:
+                if r.read().decode().strip() == "ok":
+                    return
+        except OSError:
+            pass
+        time.sleep(0.25)
+    raise RuntimeError(f"{url} did not answer 'ok' within {timeout_s} s:\n{server.log_tail()}")
+
+
+def _stop(proc: subprocess.Popen) -> None:
+    """SIGTERM the server's process group, SIGKILL it after STOP_S seconds if the server is still running."""
+    for sig in (signal.SIGTERM, signal.SIGKILL):
+        try:
+            os.killpg(proc.pid, sig)  # the server leads its own session: its group id is its pid
+        except ProcessLookupError:
+            return
+        try:
+            proc.wait(timeout=STOP_S)
+            return
+        except subprocess.TimeoutExpired:
+            continue
+
+
+@contextmanager
+def streamlit_app(models_dir: Path, log: Path, startup_s: float = STARTUP_S) -> Iterator[Server]:
+    """Run `streamlit run app.py` from the repository root on a free 127.0.0.1 port; yield it once healthy.
+
+    Args:
+        models_dir: the models folder the app uses (AECORE_MODELS_DIR); it must exist.
+        log: file that receives the server's stdout and stderr.
+        startup_s: how long the health endpoint may take to answer (default STARTUP_S, 60 s).
+
+    The server runs headless, without usage statistics or a file watcher, in its own process group, which is
+    stopped on exit. When the body raises, the log's tail is printed before the exception goes on.
+    """
+    port = free_port()
+    with open(log, "wb") as out:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port),
+             "--server.address", "127.0.0.1", "--server.headless", "true", "--server.fileWatcherType", "none",
+             "--browser.gatherUsageStats", "false"],
+            cwd=ROOT, env=app_env(models_dir), stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
+        )
+    server = Server(f"http://127.0.0.1:{port}", log, models_dir, proc)
+    try:
+        _wait_healthy(server, startup_s)
+        try:
+            yield server
+        except BaseException:
+            print("--- streamlit log ---\n" + server.log_tail())
+            raise
+    finally:
+        _stop(proc)
+
+
+@contextmanager
+def chromium(executable: str = BROWSER) -> Iterator[Browser]:
+    """Launch headless Chromium through Playwright with BROWSER_ARGS; yield the Browser, close it on exit.
+
+    Args:
+        executable: the Chromium binary (default BROWSER: $AECORE_BROWSER, else /usr/bin/chromium).
+    """
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=executable, headless=True, args=BROWSER_ARGS)
+        try:
+            yield browser
+        finally:
+            browser.close()
+
+
+def require_browser() -> None:
+    """Exit the process with a message when there is no Chromium at BROWSER (for scripts; the test skips)."""
+    if not Path(BROWSER).exists():
+        sys.exit(f"no Chromium at {BROWSER} (set AECORE_BROWSER)")
+
+
+@contextmanager
+def scratch(models_dir: Path | None, prefix: str) -> Iterator[tuple[Path, Path]]:
+    """A temporary folder for one script run, removed afterwards; yields (models folder, server log file).
+
+    Args:
+        models_dir: the models folder to use, created if missing; None for a fresh one in the temporary folder.
+        prefix: the start of the temporary folder's name.
+    """
+    with tempfile.TemporaryDirectory(prefix=prefix) as tmp:
+        models = models_dir or Path(tmp) / "models"
+        models.mkdir(parents=True, exist_ok=True)
+        yield models, Path(tmp) / "streamlit.log"
+
+
+def train_with_cli(models_dir: Path, flags: list[str]) -> str:
+    """Train (or reuse the cached) model with `python -m aecore train FLAGS --quiet`; return its cache key.
+
+    Args:
+        models_dir: the models folder to train into (or find the cached model in).
+        flags: the `train` command's flags, e.g. ["--kind", "vae", "--latent-dim", "2"].
+
+    Prints the command, then the CLI's summary line and the seconds it took; exits the process with the CLI's
+    stderr if training fails.
+    """
+    cmd = [sys.executable, "-m", "aecore", "--models-dir", str(models_dir), "train", *flags, "--quiet"]
+    print("$ " + " ".join(cmd[1:]), flush=True)
+    t = time.perf_counter()
+    out = subprocess.run(cmd, cwd=ROOT, env=app_env(models_dir), capture_output=True, text=True)
+    if out.returncode != 0:
+        sys.exit(f"training failed ({out.returncode}):\n{out.stderr[-3000:]}")
+    lines = out.stdout.strip().splitlines()
+    print(f"  {lines[-2] if len(lines) > 1 else ''} ({time.perf_counter() - t:.0f} s)", flush=True)
+    return lines[-1].strip()
+
+
+def settle(page: Page, timeout: float = 120_000) -> None:
+    """Wait (up to `timeout` ms, default 120 s) until the app is connected, no script run is in progress and
+    no 'Running…' status widget shows."""
+    page.wait_for_selector("[data-testid=stApp][data-test-connection-state=CONNECTED]", timeout=timeout)
+    page.wait_for_selector("[data-testid=stApp][data-test-script-state=notRunning]", timeout=timeout)
+    page.wait_for_selector("[data-testid=stStatusWidget]", state="detached", timeout=timeout)
+
+
+def go(page: Page, base: str, path: str) -> None:
+    """Switch to the page at `base`/`path` (e.g. "Latent_Slider"; "" for Home) through the sidebar navigation,
+    in the same session so the active model stays, and settle."""
+    if path:
+        page.locator(f'[data-testid=stSidebarNav] a[href$="/{path}"]').click()
+    else:
+        page.locator("[data-testid=stSidebarNav] a").first.click()
+    page.wait_for_url(f"{base}/{path}")
+    settle(page)
+
+
+def choose_model(page: Page, key: str) -> None:
+    """Make the model with cache key `key` active through the sidebar selectbox (kept across page switches)."""
+    box = page.locator(".st-key-sidebar_model input[role=combobox]")
+    if key[:6] in box.input_value():
+        return
+    box.click()
+    page.get_by_role("option").filter(has_text=key[:6]).first.click()
+    page.wait_for_function("k => document.querySelector('.st-key-sidebar_model input').value.includes(k)",
+                           arg=key[:6])
+    settle(page)
+
+
+@contextmanager
+def open_latent_slider(models_dir: Path, log: Path, key: str | None = None) -> Iterator[tuple[Server, Browser, Page]]:
+    """Serve the app, open its Latent Slider page in Chromium at VIEWPORT, make `key` the active model; yield
+    (server, browser, page).
+
+    Args:
+        models_dir: the models folder (with at least one model).
+        log: file for the server's output.
+        key: cache key of the model to activate; None (default) keeps the one the app picks.
+
+    The page's default timeout is 60 s; its first run may take 180 s (it imports TensorFlow, loads the model and
+    encodes the held-out set). When anything fails, the page's URL and text are printed, then the server log.
+    """
+    with streamlit_app(models_dir, log) as server, chromium() as browser:
+        page = browser.new_page(viewport=VIEWPORT)
+        page.set_default_timeout(60_000)
+        try:
+            page.goto(server.base + "/Latent_Slider")
+            page.get_by_role("slider", name="z0").wait_for(state="attached", timeout=180_000)
+            settle(page)
+            if key:
+                choose_model(page, key)
+            yield server, browser, page
+        except BaseException:
+            try:
+                print(f"page at failure: {page.url}; main text:\n{page.inner_text('[data-testid=stMain]')[:1500]}")
+            except Exception:
+                pass
+            raise
