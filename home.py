@@ -2,9 +2,10 @@
 
 import streamlit as st
 
+import training_panel
 import ui
+from aecore.builtin_data import load_dataset
 from aecore.config import QUICKSTART
-from aecore.data import load_dataset
 
 ui.setup("Home")
 entry = ui.model_picker()
@@ -28,14 +29,14 @@ cols[2].page_link("pages/6_Morph.py", label="Morph", icon="🎞️")
 st.subheader("Start here")
 st.write(f"One click trains the default model — a **{QUICKSTART.describe()}** — on this machine's CPU in "
          "about a minute, with live curves. Every page then works with it.")
-busy = st.session_state.get(ui.JOB) is not None and st.session_state[ui.JOB].running
-if st.button("Train the default model", type="primary", key="home_quickstart", disabled=busy):
+if st.button("Train the default model", type="primary", key="home_quickstart",
+             disabled=training_panel.job_running()):
     # A default run stopped earlier is continued, not started over (a fresh run when there is none).
-    ui.start_job(QUICKSTART, lambda: load_dataset(QUICKSTART.dataset), resume=True)
-ui.job_panel()
+    training_panel.start_job(QUICKSTART, lambda: load_dataset(QUICKSTART.dataset), resume=True)
+training_panel.job_panel()
 
 st.subheader("Cached models")
-entries = ui.list_entries()
+entries, _ = ui.list_all(warn=False)  # the sidebar has said it if some files cannot be read
 if not entries:
     st.info("No trained model yet: use the button above, or the Train page for any kind and dataset.")
 else:

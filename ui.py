@@ -1,19 +1,23 @@
-"""What every page of the app shares: the active model, cached loaders, image display.
+"""What every page of the app shares: the active model, cached loaders, and the pages' common words and widgets.
 
-Pages stay flat scripts (controls, a guard, a call into `aecore`, the display);
-the few pieces they all need live here:
+Pages read top to bottom (controls, a guard, the work, the display); what more
+than one page needs lives here, once, under one name:
 
-- `setup(title)`: page config plus the two speed fixes below.
-- `model_picker()`: the sidebar's active model, kept when switching pages.
-- `require_model()`: the guard: an info box and a link to Train, then stop.
+- `model_page(title)`: how a model page starts: `setup` (page config plus the
+  speed fix below), `model_picker()` (the sidebar's active model, kept when
+  switching pages), the guard (no model: a link to Train, then stop), the title.
 - `engine(entry)`, `held_out(entry)`, `held_out_codes(entry)`: models, data and
   codes behind `st.cache_resource`, so a rerun never reloads or re-encodes them.
   Everything cached for a model is keyed by `entry.version` (its key and a
   hash of its weights), so a retrain under the same key never shows the old
   model's pictures.
-- `show_row`, `upscale`, `png_data_uri`, `read_upload`: image display and upload helpers.
-- `start_job`, `job_panel`: background training with live curves and a Stop
-  button (used by Home's one-click model and by Train).
+- The pages' vocabulary: `image_uploader` and `read_upload` (one image in
+  `UPLOAD_FORMATS`; the help says it is converted to h×w grayscale or RGB),
+  `invert_option` / `invert_hint`, `held_out_missing` (the "not in memory"
+  notice), `pick_held_out`, `label_of` / `class_name`, `NOISE_LABELS`, `metrics_line`.
+- `show_row`, `upscale`, `png_data_uri`, `png_bytes`: image display.
+- Session-state keys: `ACTIVE` (the active model), `ADOPTED`, `JOB` (this
+  session's training job: `training_panel` starts and shows it).
 
 Speed: Streamlit's script runner calls `keras.backend.clear_session()` and a
 full garbage collection after *every* rerun once Keras is imported (about
@@ -34,29 +38,36 @@ import tempfile
 from pathlib import Path
 
 import numpy as np
-import plotly.graph_objects as go
 import streamlit as st
 from PIL import Image
 from streamlit.errors import StreamlitAPIException
-from plotly.subplots import make_subplots
 
 import aecore  # noqa: F401  (sets the Keras backend before keras is imported)
+
+# isort: split
 import keras
 
-from aecore import data as aedata
+from aecore.builtin_data import BUILTIN_DATASETS, list_datasets, load_dataset
 from aecore.cache import CacheError, Entry, ModelCache, Unreadable, default_dir
+from aecore.data import Dataset
+from aecore.images import IMAGE_EXTENSIONS, prepare_image
 from aecore.infer import Engine
-from aecore.jobs import TrainingJob
 from aecore.train import prepare_data
+from aecore.uploads import load_image_zip
 
 TRAIN_PAGE = "pages/1_Train.py"
 ACTIVE = "active_model_key"  # session_state key (not a widget key: survives page switches)
 ADOPTED = "adopted_job"  # session_state: the finished job whose model was made active (once per job)
+JOB = "training_job"  # session_state: this session's aecore.jobs.TrainingJob (see training_panel)
+
+UPLOAD_TYPES = [ext.lstrip(".") for ext in IMAGE_EXTENSIONS]  # what an image uploader accepts
+UPLOAD_FORMATS = "PNG, JPEG, BMP, GIF or WebP"
+NOISE_LABELS = {"gaussian": "Gaussian (one σ)", "gaussian_hetero": "Gaussian (per-pixel σ)",
+                "salt_pepper": "Salt & pepper", "masking": "Masking"}  # aecore.config.NOISE_TYPES, for people
 
 
-def _keep_keras_state(*args, **kwargs):
+def _keep_keras_state(*args, **kwargs) -> None:
     """Stand-in for `keras.backend.clear_session` in the app process (see module doc)."""
-    return None
 
 
 def setup(title: str, icon: str = "🧭") -> None:
@@ -74,11 +85,6 @@ def _model_cache(root: str) -> ModelCache:
 def model_cache() -> ModelCache:
     """The cache under `$AECORE_MODELS_DIR` (default `models/`), one object per folder."""
     return _model_cache(str(default_dir()))
-
-
-def list_entries() -> list[Entry]:
-    """Readable cached runs, newest first (the sidebar already reported any unreadable files)."""
-    return list_all(warn=False)[0]
 
 
 def list_all(warn: bool = True) -> tuple[list[Entry], list[Unreadable]]:
@@ -103,16 +109,16 @@ def engine(entry: Entry) -> tuple[Entry, Engine]:
 
 
 @st.cache_resource(show_spinner="Reading the images…", max_entries=2)
-def _read_zip(digest: str, name: str, size: int, channels: int, _data: bytes) -> tuple[aedata.Dataset | None, str]:
+def _read_zip(digest: str, name: str, size: int, channels: int, _data: bytes) -> tuple[Dataset | None, str]:
     named = io.BytesIO(_data)
     named.name = name  # the dataset is named after the uploaded file
     try:
-        return aedata.load_image_zip(named, size, channels), ""
+        return load_image_zip(named, size, channels), ""
     except ValueError as e:
         return None, str(e)
 
 
-def read_zip(uploaded, size: int, channels: int) -> aedata.Dataset | None:
+def read_zip(uploaded, size: int, channels: int) -> Dataset | None:
     """An uploaded .zip as a Dataset, decoded once per content, size and colour (a refusal is remembered too);
     None with the reason shown when it cannot be used."""
     data = uploaded.getvalue()
@@ -127,23 +133,23 @@ def _uploaded_datasets() -> dict:
     return {}
 
 
-def remember_dataset(ds: aedata.Dataset) -> None:
+def remember_dataset(ds: Dataset) -> None:
     """Keep an uploaded dataset in memory so other pages can show its held-out images."""
     _uploaded_datasets()[ds.fingerprint] = ds
 
 
 @st.cache_resource(show_spinner="Loading held-out images…", max_entries=8)
-def _held_out(dataset: str, fingerprint: str, limit: int | None, val_fraction: float) -> aedata.Dataset | None:
+def _held_out(dataset: str, fingerprint: str, limit: int | None, val_fraction: float) -> Dataset | None:
     ds = _uploaded_datasets().get(fingerprint)
     if ds is None:
-        if dataset not in aedata.BUILTIN_DATASETS:
+        if dataset not in BUILTIN_DATASETS:
             return None
-        ds = aedata.load_dataset(dataset)
+        ds = load_dataset(dataset)
     cfg = aecore.ModelConfig(dataset=dataset, limit=limit, val_fraction=val_fraction)
     return prepare_data(cfg, ds)[1]
 
 
-def held_out(entry: Entry) -> aedata.Dataset | None:
+def held_out(entry: Entry) -> Dataset | None:
     """The entry's validation images (the same deterministic split as in training), or None."""
     c = entry.config
     try:
@@ -155,13 +161,13 @@ def held_out(entry: Entry) -> aedata.Dataset | None:
 
 @st.cache_resource(show_spinner=False, max_entries=8)
 def _builtin_fingerprint(name: str) -> str:
-    return aedata.load_dataset(name).fingerprint
+    return load_dataset(name).fingerprint
 
 
 def builtin_fingerprint(name: str) -> str | None:
     """The content fingerprint of a built-in dataset that loads offline (None otherwise: no page view
     may start a download)."""
-    offline = {d["name"]: d["available_offline"] for d in aedata.list_datasets()}
+    offline = {d["name"]: d["available_offline"] for d in list_datasets()}
     if not offline.get(name):
         return None
     try:
@@ -224,14 +230,14 @@ def model_picker() -> Entry | None:
     st.sidebar.selectbox("Model", keys, key="sidebar_model", on_change=_changed,
                          format_func=lambda k: by_key[k].label())
     entry = by_key[st.session_state[ACTIVE]]
-    m = entry.metrics
-    st.sidebar.caption(
-        f"**{entry.config.describe()}**  \n"
-        f"held-out MSE {m.get('mse', float('nan')):.4f} · PSNR {m.get('psnr', float('nan')):.1f} dB · "
-        f"SSIM {m.get('ssim', float('nan')):.3f}  \n"
-        f"{entry.status()}"
-    )
+    st.sidebar.caption(f"**{entry.config.describe()}**  \n{metrics_line(entry.metrics)}  \n{entry.status()}")
     return entry
+
+
+def metrics_line(m: dict) -> str:
+    """A model's held-out scores in one line: "held-out MSE 0.0123 · PSNR 19.1 dB · SSIM 0.712" (nan if missing)."""
+    nan = float("nan")
+    return f"held-out MSE {m.get('mse', nan):.4f} · PSNR {m.get('psnr', nan):.1f} dB · SSIM {m.get('ssim', nan):.3f}"
 
 
 def _link_to_train(label: str) -> None:
@@ -242,21 +248,44 @@ def _link_to_train(label: str) -> None:
         st.caption("Open the **Train** page from the sidebar of the app (`streamlit run app.py`).")
 
 
-def require_model(entry: Entry | None) -> tuple[Entry, Engine]:
-    """The guard: with no model, say so, link to Train and stop the page."""
+def model_page(title: str) -> tuple[Entry, Engine]:
+    """Start a page that works with the active model: page config, the sidebar's model picker, the guard (with
+    no usable model: say so, link to Train and stop the page), the title. Returns the active entry with its
+    model, and a compiled `Engine` around it."""
+    setup(title)
+    entry = model_picker()
     if entry is None:
         st.info("No trained model yet. Train one first — the home page has a one-click default model.")
         _link_to_train("Go to Train")
         st.stop()
     try:
-        return engine(entry)
+        entry, eng = engine(entry)
     except CacheError as e:
         st.error(f"This cached model cannot be loaded: {e}")
         _link_to_train("Retrain it on the Train page")
         st.stop()
+    st.title(title)
+    return entry, eng
 
 
-# --- choosing held-out images -------------------------------------------------------
+# --- the held-out images --------------------------------------------------------------
+def held_out_missing(entry: Entry, consequence: str) -> None:
+    """Say that the entry's held-out images are not in memory (a model trained on an upload of an earlier
+    session); `consequence` continues the sentence, e.g. ", so there is nothing to plot."."""
+    st.info(f"The held-out images of **{entry.config.dataset}** are not in memory (uploaded data from an earlier "
+            f"session){consequence}")
+
+
+def class_name(ds: Dataset, c: int) -> str:
+    """The name of class number `c` of a labelled dataset (the number itself when it has no name)."""
+    return ds.class_names[c] if c < len(ds.class_names) else str(c)
+
+
+def label_of(ds: Dataset, i: int) -> str:
+    """The class name of image `i`, or "no label" for a dataset without labels."""
+    return "no label" if ds.labels is None else class_name(ds, int(ds.labels[i]))
+
+
 def parse_indices(text: str, n: int, max_count: int) -> list[int]:
     """'3, 17,42' -> [3, 17, 42]; ValueError saying what was expected and received."""
     parts = [p.strip() for p in text.split(",") if p.strip()]
@@ -270,12 +299,9 @@ def parse_indices(text: str, n: int, max_count: int) -> list[int]:
 
 
 def pick_held_out(n_val: int, prefix: str, default_n: int, max_n: int) -> list[int] | None:
-    """Controls for 'how many random images / new random / or these indices'.
-
-    Widget keys are `<prefix>_n`, `<prefix>_new`, `<prefix>_idx`; the random
-    draw's seed is `<prefix>_draw` in session state. Returns sorted indices, or
-    None (with an error shown) when the typed indices are invalid.
-    """
+    """Controls for 'how many random images / new random / or these indices' (widget keys `<prefix>_n`,
+    `<prefix>_new`, `<prefix>_idx`; the random draw's seed is `<prefix>_draw` in session state). Returns sorted
+    indices, or None (with an error shown) when the typed indices are invalid."""
     seed_key = f"{prefix}_draw"
     st.session_state.setdefault(seed_key, 0)
     c1, c2, c3 = st.columns([2, 1, 3])
@@ -308,13 +334,8 @@ def upscale(img: np.ndarray, width: int = 112) -> np.ndarray:
 
 
 def png_data_uri(img: np.ndarray, width: int | None = 56) -> str:
-    """An image as a `data:image/png;base64,...` URI.
-
-    Float images in [0, 1] are enlarged like `upscale` to `width`; uint8
-    images (already display-ready, e.g. from `aecore.media.grid_image`) are
-    encoded as they are. `st.image` shows a data URI inline, with no second
-    request for the picture: the latency path of the sliders.
-    """
+    """An image as a `data:image/png;base64,...` URI (as `png_bytes`, floats enlarged to `width`); `st.image`
+    shows it inline, with no second request for the picture: the latency path of the sliders."""
     return "data:image/png;base64," + base64.b64encode(png_bytes(img, width)).decode("ascii")
 
 
@@ -336,94 +357,43 @@ def show_row(images, captions=None, width: int = 112) -> None:
         col.image(upscale(img, width), caption=None if captions is None else captions[i], width=width)
 
 
+# --- the user's image ------------------------------------------------------------------
+def image_uploader(label: str, key: str, shape: tuple[int, int, int], note: str = ""):
+    """A file uploader for one image in `UPLOAD_FORMATS`; its help says what the image is converted to.
+
+    Args:
+        label: what it asks, e.g. "Upload an image" (the formats follow); key: the widget key;
+        shape: the model's (H, W, C); note: a sentence added to the help.
+    Returns Streamlit's UploadedFile or None; `read_upload` turns it into the model's input.
+    """
+    h, w, c = shape
+    return st.file_uploader(f"{label} ({UPLOAD_FORMATS})", type=UPLOAD_TYPES, key=key,
+                            help=f"Any size or colour mode: it is converted to {h}×{w} "
+                                 f"{'grayscale' if c == 1 else 'RGB'} like the training images."
+                                 + (f" {note}" if note else ""))
+
+
 def read_upload(uploaded, shape: tuple[int, int, int]) -> np.ndarray | None:
-    """An uploaded image file as float32 (H, W, C) for the model, or None with an error shown."""
+    """An uploaded image file as float32 (H, W, C) for the model, or None (with an error shown if unusable)."""
     if uploaded is None:
         return None
     try:
-        return aedata.prepare_image(uploaded.getvalue(), shape[0], shape[2])
+        return prepare_image(uploaded.getvalue(), shape[0], shape[2])
     except ValueError as e:
         st.error(f"{uploaded.name}: {e}")
         return None
 
 
-
-# --- training with live progress -----------------------------------------------------
-JOB = "training_job"  # session_state key of this session's TrainingJob
-
-
-def start_job(config: aecore.ModelConfig, load, force: bool = False, resume: bool = False) -> TrainingJob:
-    """Start training (or resume a stopped run) in the background; the page then calls `job_panel()`."""
-    job = TrainingJob(config, load, model_cache(), force=force, resume=resume).start()
-    st.session_state[JOB] = job
-    return job
+def invert_option(key: str) -> bool:
+    """The "Invert colours" checkbox for an uploaded image; returns whether it is ticked."""
+    return st.checkbox("Invert colours", key=key,
+                       help="For dark-on-light images (a digit drawn on white paper) when the training "
+                            "images are light on dark, as MNIST's are.")
 
 
-def loss_figure(history: dict, kind: str) -> go.Figure:
-    """Train/validation curves per epoch; a VAE gets reconstruction and KL panels too."""
-    panels = [("loss", "loss")] + ([("recon", "reconstruction"), ("kl", "KL (nats)")] if kind == "vae" else [])
-    fig = make_subplots(rows=1, cols=len(panels), subplot_titles=[t for _, t in panels])
-    for col, (name, _) in enumerate(panels, start=1):
-        for prefix, dash in (("", "solid"), ("val_", "dot")):
-            ys = history.get(prefix + name, [])
-            fig.add_trace(go.Scatter(x=list(range(1, len(ys) + 1)), y=ys, mode="lines+markers",
-                                     name=("validation " if prefix else "train ") + name,
-                                     line={"dash": dash}), row=1, col=col)
-        fig.update_xaxes(title_text="epoch", row=1, col=col)
-    fig.update_layout(height=300, margin={"l": 10, "r": 10, "t": 30, "b": 10}, legend={"orientation": "h"})
-    return fig
-
-
-def _progress_view(job: TrainingJob) -> None:
-    ev = job.latest
-    if job.state == "loading" or ev is None:
-        st.progress(0.0, text="Loading the dataset…" if job.state == "loading" else "Starting…")
-        return
-    done = min(1.0, (ev.epoch - 1 + ev.batch / max(ev.batches, 1)) / ev.epochs)
-    loss = ev.losses.get("loss", float("nan"))
-    st.progress(done, text=f"Epoch {ev.epoch}/{ev.epochs} · batch {ev.batch}/{ev.batches} · "
-                           f"loss {loss:.4f} · {ev.elapsed:.0f} s elapsed · ETA {ev.eta:.0f} s")
-    if job.history:
-        st.plotly_chart(loss_figure(job.history, job.config.kind), key=f"live_chart_{len(job.history.get('loss', []))}")
-
-
-@st.fragment(run_every=0.5)
-def _live_panel() -> None:
-    job: TrainingJob = st.session_state[JOB]
-    if not job.running:
-        st.rerun(scope="app")  # redraw the whole page: the sidebar gains the new model
-    if job.stop_event.is_set():
-        st.button("Stopping after this batch…", disabled=True, key="job_stop_wait")
-    elif st.button("Stop", key="job_stop", type="secondary", help="Stop after the current batch and keep the best weights"):
-        job.stop()
-    _progress_view(job)
-
-
-def job_panel() -> TrainingJob | None:
-    """Show this session's training job: live while it runs, the outcome once it ended."""
-    job: TrainingJob | None = st.session_state.get(JOB)
-    if job is None:
-        return None
-    if job.running:
-        _live_panel()
-        return job
-    if job.state == "failed":
-        st.error(f"Training failed: {job.error}")
-        return job
-    entry = job.entry
-    m = entry.metrics
-    summary = f"held-out MSE {m['mse']:.4f} · PSNR {m['psnr']:.1f} dB · SSIM {m['ssim']:.3f}"
-    if job.cached:
-        st.success(f"Loaded from the cache: this exact configuration was trained before ({entry.config.describe()}, "
-                   f"key {entry.key}). {summary}")
-    elif job.state == "stopped":
-        best = f"kept the best weights (epoch {entry.best_epoch})" if entry.best_epoch else "kept the weights so far"
-        st.warning(f"{entry.status().capitalize()}; {best}. This model is listed and usable, but it does not "
-                   f"stand for the full {entry.config.epochs}-epoch configuration: the Train page can resume it. "
-                   f"{summary}")
-    else:
-        st.success(f"Trained {entry.config.describe()} in {entry.seconds:.0f} s "
-                   f"({entry.stopped.replace('_', ' ')}, best epoch {entry.best_epoch}). {summary}")
-    if entry.history:
-        st.plotly_chart(loss_figure(entry.history, entry.config.kind), key="final_chart")
-    return job
+def invert_hint(image: np.ndarray, reference: Dataset | None, inverted: bool) -> None:
+    """Suggest "Invert colours" when an image not inverted is mostly light and the training images mostly
+    dark, or the other way round."""
+    if reference is not None and not inverted and (image.mean() > 0.5) != (reference.images.mean() > 0.5):
+        st.caption("This image is mostly light while the training images are mostly dark (or the other way "
+                   "round): try **Invert colours**.")

@@ -306,7 +306,7 @@ def check_fits(cfg: ModelConfig, image_shape, available: int | None = None) -> d
     Args:
         cfg: the `ModelConfig`.
         image_shape: (H, W, C) of the training images (for a built-in
-            dataset, `aecore.data.list_datasets()` gives it).
+            dataset, `aecore.builtin_data.list_datasets()` gives it).
         available: bytes available; default None reads
             `available_memory_bytes()`. 0 means unknown: nothing is refused.
     Returns:

@@ -1,127 +1,143 @@
 """Train: choose a model kind, a dataset (or upload your own images) and settings;
-watch live loss curves; stop at any time; manage the cached models."""
+watch live loss curves; stop at any time; manage the cached models.
+
+The page reads top to bottom: the settings (one function per group, each
+returning the user's choices), the configuration they make (validated, so bad
+settings are a message, not a crash), the Train / Resume buttons with the live
+job, then the cached models with their download and delete.
+"""
 
 import streamlit as st
 
+import training_panel
 import ui
-from aecore import data as aedata
+from aecore.builtin_data import BUILTIN_DATASETS, list_datasets, load_dataset
 from aecore.cache import CacheError, stopped_run
 from aecore.config import ModelConfig
+from aecore.data import Dataset
 from aecore.sizing import check_fits
 
-ui.setup("Train")
-ui.model_picker()
-st.title("🏋️ Train")
-
 KIND_LABELS = {"ae": "Autoencoder", "dae": "Denoising AE", "sparse": "Sparse AE", "vae": "Variational AE (VAE)"}
-NOISE_LABELS = {"gaussian": "Gaussian (one σ)", "gaussian_hetero": "Gaussian (per-pixel σ)",
-                "salt_pepper": "Salt & pepper", "masking": "Masking"}
 UPLOAD = "Upload your own images (.zip)"
-d = ModelConfig()  # defaults
+DELETED = "trn_deleted"  # session_state: what the last delete removed, said once
+DEFAULTS = ModelConfig()
 
-# --- controls ---------------------------------------------------------------------
-left, right = st.columns(2)
-kind = left.selectbox("Model kind", list(KIND_LABELS), format_func=KIND_LABELS.get, key="trn_kind")
-arch = left.radio("Architecture", ["conv", "dense"], horizontal=True, key="trn_arch",
-                  format_func={"conv": "Convolutional", "dense": "Dense (MLP)"}.get)
-dataset_choice = right.selectbox("Dataset", [*aedata.BUILTIN_DATASETS, UPLOAD], key="trn_dataset")
-latent_dim = right.number_input("Latent size", 1, 256, 2 if kind == "vae" else 10, key="trn_latent",
-                                help="2 lets the scatter and the grid show the code directly")
 
-c1, c2, c3, c4 = st.columns(4)
-epochs = c1.number_input("Epochs", 1, 500, d.epochs, key="trn_epochs")
-batch_size = c2.number_input("Batch size", 8, 2048, d.batch_size, step=8, key="trn_batch")
-learning_rate = c3.number_input("Learning rate", 1e-5, 1.0, d.learning_rate, format="%.5f", key="trn_lr")
-seed = c4.number_input("Seed", 0, 2**31 - 1, d.seed, key="trn_seed")
+# --- the settings -------------------------------------------------------------------------
+def model_choice() -> dict:
+    """Kind, architecture, dataset (a built-in name or UPLOAD) and latent size."""
+    left, right = st.columns(2)
+    kind = left.selectbox("Model kind", list(KIND_LABELS), format_func=KIND_LABELS.get, key="trn_kind")
+    arch = left.radio("Architecture", ["conv", "dense"], horizontal=True, key="trn_arch",
+                      format_func={"conv": "Convolutional", "dense": "Dense (MLP)"}.get)
+    dataset = right.selectbox("Dataset", [*BUILTIN_DATASETS, UPLOAD], key="trn_dataset")
+    latent_dim = right.number_input("Latent size", 1, 256, 2 if kind == "vae" else 10, key="trn_latent",
+                                    help="2 lets the scatter and the grid show the code directly")
+    return {"kind": kind, "arch": arch, "dataset": dataset, "latent_dim": int(latent_dim)}
 
-extra: dict = {}
-if kind == "vae":
-    c1, c2, c3 = st.columns(3)
-    extra["beta"] = c1.number_input("β (KL weight)", 0.0, 100.0, d.beta, key="trn_beta")
-    extra["kl_warmup_epochs"] = c2.number_input("KL warm-up epochs", 0, 100, d.kl_warmup_epochs, key="trn_warmup")
-    extra["recon_loss"] = c3.selectbox("Reconstruction loss", ["bce", "mse"], key="trn_recon_vae")
-elif kind == "dae":
-    c1, c2 = st.columns(2)
-    extra["noise"] = c1.selectbox("Noise", list(NOISE_LABELS), format_func=NOISE_LABELS.get, key="trn_noise")
-    extra["noise_level"] = c2.slider("Noise level (σ or share of pixels)", 0.0, 1.0, d.noise_level, 0.05,
-                                     key="trn_noise_level")
-elif kind == "sparse":
-    c1, c2, c3 = st.columns(3)
-    extra["sparsity"] = c1.selectbox("Penalty", ["l1", "kl"], key="trn_sparsity",
-                                     format_func={"l1": "L1 on the code", "kl": "KL to a target activation"}.get)
-    extra["sparsity_weight"] = c2.number_input("Penalty weight", 0.0, 10.0, d.sparsity_weight, format="%.5f",
-                                               key="trn_sparsity_weight")
-    if extra["sparsity"] == "kl":
-        extra["sparsity_target"] = c3.number_input("Target activation ρ", 0.001, 0.999, d.sparsity_target,
-                                                   format="%.3f", key="trn_rho")
 
-with st.expander("Advanced"):
-    c1, c2, c3 = st.columns(3)
-    filters = c1.text_input("Conv filters per stage", ",".join(map(str, d.filters)), key="trn_filters")
-    hidden = c2.text_input("Dense hidden units", ",".join(map(str, d.hidden_units)), key="trn_hidden")
-    patience = c3.number_input("Early-stopping patience (0: off)", 0, 100, d.patience, key="trn_patience")
-    limit = c1.number_input("Use only the first N images (0: all)", 0, 1_000_000, 0, key="trn_limit")
-    val_fraction = c2.slider("Held-out share", 0.05, 0.5, d.val_fraction, 0.05, key="trn_val")
-    if kind != "vae":
-        extra["recon_loss"] = c3.selectbox("Reconstruction loss", ["bce", "mse"], key="trn_recon")
-    lr_schedule = c1.selectbox("Learning-rate schedule", ["constant", "cosine"], key="trn_schedule",
-                               help="cosine decays the rate over the epochs: better results in a fixed time")
-    activation = c2.selectbox("Activation", ["elu", "relu", "gelu"], key="trn_activation")
-    force = st.checkbox("Retrain even if this configuration is cached", key="trn_force")
+def optimisation() -> dict:
+    """Epochs, batch size, learning rate and seed."""
+    c1, c2, c3, c4 = st.columns(4)
+    return {"epochs": int(c1.number_input("Epochs", 1, 500, DEFAULTS.epochs, key="trn_epochs")),
+            "batch_size": int(c2.number_input("Batch size", 8, 2048, DEFAULTS.batch_size, step=8, key="trn_batch")),
+            "learning_rate": float(c3.number_input("Learning rate", 1e-5, 1.0, DEFAULTS.learning_rate,
+                                                   format="%.5f", key="trn_lr")),
+            "seed": int(c4.number_input("Seed", 0, 2**31 - 1, DEFAULTS.seed, key="trn_seed"))}
 
-upload_ds = None
-if dataset_choice == UPLOAD:
+
+def kind_settings(kind: str) -> dict:
+    """The settings of one model kind: β and warm-up (VAE), the noise (denoising AE), the penalty (sparse AE)."""
+    extra: dict = {}
+    if kind == "vae":
+        c1, c2, c3 = st.columns(3)
+        extra["beta"] = c1.number_input("β (KL weight)", 0.0, 100.0, DEFAULTS.beta, key="trn_beta")
+        extra["kl_warmup_epochs"] = c2.number_input("KL warm-up epochs", 0, 100, DEFAULTS.kl_warmup_epochs,
+                                                    key="trn_warmup")
+        extra["recon_loss"] = c3.selectbox("Reconstruction loss", ["bce", "mse"], key="trn_recon_vae")
+    elif kind == "dae":
+        c1, c2 = st.columns(2)
+        extra["noise"] = c1.selectbox("Noise", list(ui.NOISE_LABELS), format_func=ui.NOISE_LABELS.get,
+                                      key="trn_noise")
+        extra["noise_level"] = c2.slider("Noise level (σ or share of pixels)", 0.0, 1.0, DEFAULTS.noise_level, 0.05,
+                                         key="trn_noise_level")
+    elif kind == "sparse":
+        c1, c2, c3 = st.columns(3)
+        extra["sparsity"] = c1.selectbox("Penalty", ["l1", "kl"], key="trn_sparsity",
+                                         format_func={"l1": "L1 on the code", "kl": "KL to a target activation"}.get)
+        extra["sparsity_weight"] = c2.number_input("Penalty weight", 0.0, 10.0, DEFAULTS.sparsity_weight,
+                                                   format="%.5f", key="trn_sparsity_weight")
+        if extra["sparsity"] == "kl":
+            extra["sparsity_target"] = c3.number_input("Target activation ρ", 0.001, 0.999, DEFAULTS.sparsity_target,
+                                                       format="%.3f", key="trn_rho")
+    return extra
+
+
+def advanced(kind: str) -> tuple[dict, bool]:
+    """The "Advanced" expander: (settings, with the layer sizes as typed; retrain even if cached)."""
+    with st.expander("Advanced"):
+        c1, c2, c3 = st.columns(3)
+        out = {"filters": c1.text_input("Conv filters per stage", ",".join(map(str, DEFAULTS.filters)),
+                                        key="trn_filters"),
+               "hidden_units": c2.text_input("Dense hidden units", ",".join(map(str, DEFAULTS.hidden_units)),
+                                             key="trn_hidden"),
+               "patience": int(c3.number_input("Early-stopping patience (0: off)", 0, 100, DEFAULTS.patience,
+                                               key="trn_patience")),
+               "limit": int(c1.number_input("Use only the first N images (0: all)", 0, 1_000_000, 0,
+                                            key="trn_limit")) or None,
+               "val_fraction": float(c2.slider("Held-out share", 0.05, 0.5, DEFAULTS.val_fraction, 0.05,
+                                               key="trn_val"))}
+        if kind != "vae":
+            out["recon_loss"] = c3.selectbox("Reconstruction loss", ["bce", "mse"], key="trn_recon")
+        out["lr_schedule"] = c1.selectbox("Learning-rate schedule", ["constant", "cosine"], key="trn_schedule",
+                                          help="cosine decays the rate over the epochs: better results in a fixed time")
+        out["activation"] = c2.selectbox("Activation", ["elu", "relu", "gelu"], key="trn_activation")
+        force = st.checkbox("Retrain even if this configuration is cached", key="trn_force")
+    return out, force
+
+
+def uploaded_images() -> Dataset | None:
+    """Size, colour and the .zip of the user's images; the dataset (kept for the other pages) or None."""
     c1, c2 = st.columns(2)
     size = c1.selectbox("Resize to", [28, 32, 64], key="trn_size")
     channels = c2.radio("Colour", [1, 3], horizontal=True, key="trn_channels",
                         format_func={1: "Grayscale", 3: "RGB"}.get)
     zip_file = st.file_uploader("A .zip of PNG/JPEG/BMP/GIF/WebP images; sub-folders become labels",
                                 type=["zip"], key="trn_zip")
-    if zip_file is not None:
-        upload_ds = ui.read_zip(zip_file, size, channels)  # decoded once per file, size and colour
-        if upload_ds is not None:
-            ui.remember_dataset(upload_ds)
-            classes = f" in {len(upload_ds.class_names)} classes" if upload_ds.labels is not None else " (no labels)"
-            st.success(f"{len(upload_ds)} images{classes}, {size}×{size}×{channels}.")
-            if upload_ds.skipped:
-                st.warning(f"Skipped {len(upload_ds.skipped)} file(s): " + "; ".join(upload_ds.skipped[:10]))
+    ds = ui.read_zip(zip_file, size, channels) if zip_file is not None else None  # once per file, size, colour
+    if ds is not None:
+        ui.remember_dataset(ds)
+        classes = f" in {len(ds.class_names)} classes" if ds.labels is not None else " (no labels)"
+        st.success(f"{len(ds)} images{classes}, {size}×{size}×{channels}.")
+        if ds.skipped:
+            st.warning(f"Skipped {len(ds.skipped)} file(s): " + "; ".join(ds.skipped[:10]))
+    return ds
 
-# --- the config: validated here, so bad settings are a message, not a crash -------------
-config, problem = None, None
-try:
-    config = ModelConfig(
-        dataset=upload_ds.name if upload_ds is not None else dataset_choice, kind=kind, arch=arch,
-        latent_dim=int(latent_dim), epochs=int(epochs), batch_size=int(batch_size),
-        learning_rate=float(learning_rate), lr_schedule=lr_schedule, activation=activation, seed=int(seed),
-        patience=int(patience),
-        limit=int(limit) or None,
-        val_fraction=float(val_fraction), filters=tuple(int(f) for f in filters.split(",") if f.strip()),
-        hidden_units=tuple(int(h) for h in hidden.split(",") if h.strip()), **extra,
-    )
-except ValueError as e:
-    problem = str(e) if "Expected" in str(e) else f"Expected comma-separated integers like 32,64; received {e}."
-shapes = {d["name"]: d["shape"] for d in aedata.list_datasets()}
-shape = upload_ds.image_shape if upload_ds is not None else shapes.get(dataset_choice)
-if config is not None and shape is not None:
+
+def configuration(settings: dict, upload: Dataset | None) -> tuple[ModelConfig | None, str | None]:
+    """The settings as a ModelConfig, checked to fit this machine; or None and what is wrong with them."""
+    settings = {**settings, "dataset": upload.name if upload is not None else settings["dataset"]}
     try:
-        check_fits(config, shape)  # a model too big for this machine is refused before anything is built
+        for layers in ("filters", "hidden_units"):
+            settings[layers] = tuple(int(n) for n in settings[layers].split(",") if n.strip())
+        config = ModelConfig(**settings)
     except ValueError as e:
-        problem = str(e)
+        return None, str(e) if "Expected" in str(e) else f"Expected comma-separated integers like 32,64; received {e}."
+    shapes = {d["name"]: d["shape"] for d in list_datasets()}
+    shape = upload.image_shape if upload is not None else shapes.get(config.dataset)
+    try:
+        if shape is not None:
+            check_fits(config, shape)  # a model too big for this machine is refused before anything is built
+    except ValueError as e:
+        return config, str(e)
+    return config, None
 
 
-def load_data():
-    """What the job trains on: the upload, or the built-in dataset (loaded in the job's thread)."""
-    ds = upload_ds
-    return (lambda: ds) if ds is not None else (lambda: aedata.load_dataset(config.dataset))
-
-
-busy = st.session_state.get(ui.JOB) is not None and st.session_state[ui.JOB].running
-if problem:
-    st.error(problem)
-elif dataset_choice == UPLOAD and upload_ds is None:
-    st.info("Upload a .zip of images to train on them.")
-else:
-    fingerprint = upload_ds.fingerprint if upload_ds is not None else ui.builtin_fingerprint(dataset_choice)
+def train_buttons(config: ModelConfig, upload: Dataset | None, force: bool) -> None:
+    """Train, or (when this exact configuration was stopped before) Resume / Train from scratch."""
+    load = (lambda: upload) if upload is not None else (lambda: load_dataset(config.dataset))  # in the job's thread
+    busy = training_panel.job_running()
+    fingerprint = upload.fingerprint if upload is not None else ui.builtin_fingerprint(config.dataset)
     stopped = stopped_run(config, fingerprint, ui.model_cache()) if fingerprint and not force else None
     if stopped is not None:
         st.info(f"A run of exactly this configuration was {stopped.status()}. Resume it from its weights and "
@@ -129,21 +145,16 @@ else:
         c1, c2 = st.columns(2)
         if c1.button(f"Resume ({stopped.config.epochs - stopped.epochs_done} epochs to go)", type="primary",
                      key="trn_resume", disabled=busy):
-            ui.start_job(config, load_data(), resume=True)
+            training_panel.start_job(config, load, resume=True)
         if c2.button("Train from scratch", key="trn_go", disabled=busy):
-            ui.start_job(config, load_data())
+            training_panel.start_job(config, load)
     elif st.button("Train", type="primary", key="trn_go", disabled=busy):
-        ui.start_job(config, load_data(), force=force)
-ui.job_panel()
+        training_panel.start_job(config, load, force=force)
 
-# --- cached models -----------------------------------------------------------------------
-st.divider()
-st.subheader("Cached models")
-DELETED = "trn_deleted"  # session_state: what the last delete removed, said once
-if st.session_state.get(DELETED):
-    st.success(st.session_state.pop(DELETED))
-entries, unreadable = ui.list_all(warn=False)
-if unreadable:
+
+# --- the cached models ---------------------------------------------------------------------
+def unreadable_files(unreadable) -> None:
+    """The files in the model folder that cannot be read, each with its reason and a Delete button."""
     with st.expander(f"{len(unreadable)} unreadable file(s) in the model folder", expanded=True):
         for i, bad in enumerate(unreadable):
             c1, c2 = st.columns([5, 1])
@@ -152,33 +163,63 @@ if unreadable:
                 ui.model_cache().delete_file(bad.name)
                 st.session_state[DELETED] = f"Deleted the unreadable file {bad.name}."
                 st.rerun()
+
+
+def delete_model(entry) -> None:
+    """Delete callback: remove the model, disarm the confirmation, say what went."""
+    ui.model_cache().delete(entry.key)
+    ui.forget_models()
+    st.session_state["trn_delete_confirm"] = False
+    st.session_state[DELETED] = f"Deleted {entry.label()}."
+
+
+def manage(entries) -> None:
+    """The table of cached models; download or delete the one picked."""
+    st.dataframe([{"key": e.key, "model": e.config.describe(), "epochs": e.epochs_done,
+                   "status": e.status(), "MSE": round(e.metrics.get("mse", float("nan")), 4),
+                   "PSNR dB": round(e.metrics.get("psnr", float("nan")), 2)} for e in entries],
+                 hide_index=True, width="stretch")
+    by_key = {e.key: e for e in entries}
+    picked = by_key[st.selectbox("Model", list(by_key), format_func=lambda k: by_key[k].label(), key="trn_manage")]
+    c1, c2 = st.columns(2)
+    try:
+        c1.download_button("Download .keras", ui.keras_file(picked),
+                           file_name=f"{picked.config.kind}-{picked.config.dataset}-{picked.key}.keras",
+                           mime="application/octet-stream", key="trn_download")
+    except CacheError as e:
+        c1.error(str(e))
+    confirm = c2.checkbox("Yes, delete it", key="trn_delete_confirm")
+    c2.button("Delete", key="trn_delete", disabled=not confirm, on_click=delete_model, args=(picked,))
+
+
+# --- the page -------------------------------------------------------------------------------
+ui.setup("Train")
+ui.model_picker()
+st.title("🏋️ Train")
+
+settings = model_choice() | optimisation()
+settings |= kind_settings(settings["kind"])
+more, force = advanced(settings["kind"])
+settings |= more
+upload = uploaded_images() if settings["dataset"] == UPLOAD else None
+config, problem = configuration(settings, upload)
+
+if problem:
+    st.error(problem)
+elif settings["dataset"] == UPLOAD and upload is None:
+    st.info("Upload a .zip of images to train on them.")
+else:
+    train_buttons(config, upload, force)
+training_panel.job_panel()
+
+st.divider()
+st.subheader("Cached models")
+if st.session_state.get(DELETED):
+    st.success(st.session_state.pop(DELETED))
+entries, unreadable = ui.list_all(warn=False)
+if unreadable:
+    unreadable_files(unreadable)
 if not entries:
     st.info("No cached models yet.")
     st.stop()
-st.dataframe([{"key": e.key, "model": e.config.describe(), "epochs": e.epochs_done,
-               "status": e.status(), "MSE": round(e.metrics.get("mse", float("nan")), 4),
-               "PSNR dB": round(e.metrics.get("psnr", float("nan")), 2)} for e in entries],
-             hide_index=True, width="stretch")
-by_key = {e.key: e for e in entries}
-pick = st.selectbox("Model", list(by_key), format_func=lambda k: by_key[k].label(), key="trn_manage")
-c1, c2 = st.columns(2)
-
-
-try:
-    c1.download_button("Download .keras", ui.keras_file(by_key[pick]),
-                       file_name=f"{by_key[pick].config.kind}-{by_key[pick].config.dataset}-{pick}.keras",
-                       mime="application/octet-stream", key="trn_download")
-except CacheError as e:
-    c1.error(str(e))
-
-
-def delete_picked() -> None:
-    """Delete callback: remove the model, disarm the confirmation, say what went."""
-    ui.model_cache().delete(pick)
-    ui.forget_models()
-    st.session_state["trn_delete_confirm"] = False
-    st.session_state[DELETED] = f"Deleted {by_key[pick].label()}."
-
-
-confirm = c2.checkbox("Yes, delete it", key="trn_delete_confirm")
-c2.button("Delete", key="trn_delete", disabled=not confirm, on_click=delete_picked)
+manage(entries)

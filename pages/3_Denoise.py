@@ -4,6 +4,9 @@ Clean, noisy and denoised images side by side, with the PSNR and SSIM of the
 noisy and of the denoised image against the clean one, and the denoised
 result as a PNG download. Any model works; a denoising AE (kind "dae") was
 trained for exactly this.
+
+The page reads top to bottom: the clean images (held-out or uploaded), the
+noise, a guard, then the corruption, the scores and the pictures.
 """
 
 import numpy as np
@@ -14,79 +17,55 @@ from aecore import metrics
 from aecore.config import NOISE_TYPES
 from aecore.models import add_noise
 
-ui.setup("Denoise")
-entry = ui.model_picker()
-entry, eng = ui.require_model(entry)
-
 MAX_SHOWN = 6  # held-out samples at once
-UPLOAD_TYPES = ["png", "jpg", "jpeg", "bmp", "gif", "webp"]
-NOISE_LABELS = {"gaussian": "Gaussian (one σ)", "gaussian_hetero": "Gaussian (per-pixel σ)",
-                "salt_pepper": "Salt & pepper", "masking": "Masking"}
 LEVEL_HELP = {"gaussian": "σ of the Gaussian noise added to every pixel.",
               "gaussian_hetero": "Each pixel gets its own σ, uniform in [0, 2 × level].",
               "salt_pepper": "Share of pixels set to black or white.",
               "masking": "Share of pixels set to black."}
 
 
-st.title("Denoise")
-is_dae = entry.config.kind == "dae"
-if is_dae:
-    st.caption(f"**{entry.config.describe()}** was trained to undo {NOISE_LABELS[entry.config.noise]} "
-               f"noise at level {entry.config.noise_level:g}: the controls start there.")
-else:
-    st.info(f"The active model is not a denoising model (kind {entry.config.kind!r}): it was never shown noisy "
-            "inputs and cleans them only as a side effect of compression. A denoising model (kind \"dae\") does "
-            "best here — train one on the Train page and pick it in the sidebar.")
-
-h, w, c = eng.image_shape
-
-# --- the clean images -----------------------------------------------------------------
-source = st.radio("Images", ["Held-out images", "Upload an image"], horizontal=True, key="dn_source")
-clean, names = None, []
-if source == "Held-out images":
+def held_out_images(entry) -> tuple[np.ndarray | None, list[str]]:
+    """Random or chosen held-out images and their names ("#index"); None when there are none to show."""
     val = ui.held_out(entry)
     if val is None:
-        st.info(f"The held-out images of **{entry.config.dataset}** are not in memory (uploaded data from an earlier "
-                "session). Upload an image instead, or upload the same data again on the Train page.")
-    else:
-        idx = ui.pick_held_out(len(val), "dn", default_n=3, max_n=MAX_SHOWN)
-        if idx is not None:
-            clean, names = val.images[idx], [f"#{i}" for i in idx]
-else:
-    up = st.file_uploader("Upload an image (PNG, JPEG, BMP, GIF or WebP)", type=UPLOAD_TYPES, key="dn_upload",
-                          help=f"Any size or colour mode: it is converted to {h}×{w} "
-                               f"{'grayscale' if c == 1 else 'RGB'} like the training images. Set the level to 0 "
-                               "to denoise an image that is already noisy.")
-    invert = st.checkbox("Invert colours", key="dn_invert",
-                         help="For dark-on-light images (a digit drawn on white paper) when the training "
-                              "images are light on dark, as MNIST's are.")
+        ui.held_out_missing(entry, ". Upload an image instead, or upload the same data again on the Train page.")
+        return None, []
+    idx = ui.pick_held_out(len(val), "dn", default_n=3, max_n=MAX_SHOWN)
+    return (None, []) if idx is None else (val.images[idx], [f"#{i}" for i in idx])
+
+
+def uploaded_image(entry, eng) -> tuple[np.ndarray | None, list[str]]:
+    """The user's image (inverted if asked) as a batch of one and its name; None without a usable file."""
+    up = ui.image_uploader("Upload an image", "dn_upload", eng.image_shape,
+                           note="Set the level to 0 to denoise an image that is already noisy.")
+    invert = ui.invert_option("dn_invert")
     x = ui.read_upload(up, eng.image_shape)
-    if x is not None:
-        clean, names = (1.0 - x if invert else x)[None], [up.name + (" (inverted)" if invert else "")]
-        val = ui.held_out(entry)
-        if val is not None and not invert and (x.mean() > 0.5) != (val.images.mean() > 0.5):
-            st.caption("This image is mostly light while the training images are mostly dark (or the other way "
-                       "round): try **Invert colours**.")
-    elif up is None:
-        st.caption("Upload an image to corrupt and denoise it.")
+    if x is None:
+        if up is None:
+            st.caption("Upload an image to corrupt and denoise it.")
+        return None, []
+    ui.invert_hint(x, ui.held_out(entry), invert)
+    return (1.0 - x if invert else x)[None], [up.name + (" (inverted)" if invert else "")]
 
-# --- the noise --------------------------------------------------------------------------
-c1, c2, c3 = st.columns([2, 3, 1])
-noise = c1.selectbox("Noise", NOISE_TYPES, index=NOISE_TYPES.index(entry.config.noise) if is_dae else 0,
-                     format_func=NOISE_LABELS.get, key="dn_noise")
-level = c2.slider("Level", 0.0, 1.0, float(entry.config.noise_level) if is_dae else 0.3, 0.05, key="dn_level",
-                  help=LEVEL_HELP[noise])
-seed = c3.number_input("Noise seed", 0, 2**31 - 1, 0, 1, key="dn_seed", help="The same seed gives the same noise.")
 
-# --- corrupt, denoise, score, show ------------------------------------------------------
-if clean is not None:
-    noisy = add_noise(clean, noise, level, int(seed))
-    den = eng.denoise(noisy)
-    p_noisy, p_den = metrics.psnr(clean, noisy, per_image=True), metrics.psnr(clean, den, per_image=True)
-    s_noisy, s_den = metrics.ssim(clean, noisy, per_image=True), metrics.ssim(clean, den, per_image=True)
+def noise_controls(entry) -> tuple[str, float, int]:
+    """Noise type, level and seed; a denoising model starts at the noise it was trained on."""
+    is_dae = entry.config.kind == "dae"
+    c1, c2, c3 = st.columns([2, 3, 1])
+    noise = c1.selectbox("Noise", NOISE_TYPES, index=NOISE_TYPES.index(entry.config.noise) if is_dae else 0,
+                         format_func=ui.NOISE_LABELS.get, key="dn_noise")
+    level = c2.slider("Level", 0.0, 1.0, float(entry.config.noise_level) if is_dae else 0.3, 0.05, key="dn_level",
+                      help=LEVEL_HELP[noise])
+    seed = c3.number_input("Noise seed", 0, 2**31 - 1, 0, 1, key="dn_seed",
+                           help="The same seed gives the same noise.")
+    return noise, level, int(seed)
 
+
+def scores(clean, noisy, den, eng) -> None:
+    """Noisy and denoised PSNR / SSIM against the clean images, and the model's plain reconstruction PSNR."""
     # Over several images: PSNR of the overall MSE and the mean SSIM (as `aecore.metrics.summary` reports them).
     psnr_noisy, psnr_den = metrics.psnr(clean, noisy), metrics.psnr(clean, den)
+    s_noisy, s_den = metrics.ssim(clean, noisy, per_image=True), metrics.ssim(clean, den, per_image=True)
     of = "" if len(clean) == 1 else f" (all {len(clean)} images)"
     cols = st.columns(4)
     cols[0].metric("Noisy PSNR", f"{psnr_noisy:.1f} dB", help="Noisy vs clean" + of)
@@ -99,15 +78,48 @@ if clean is not None:
     st.caption(f"For reference, the model reconstructs the clean image{'s' if len(clean) > 1 else ''} at "
                f"{ref:.1f} dB PSNR; a denoised image rarely beats that.")
 
+
+def triples(clean, noisy, den, names) -> None:
+    """Each clean / noisy / denoised triple in a row, with its own PSNR and SSIM."""
+    p_noisy, p_den = metrics.psnr(clean, noisy, per_image=True), metrics.psnr(clean, den, per_image=True)
+    s_noisy, s_den = metrics.ssim(clean, noisy, per_image=True), metrics.ssim(clean, den, per_image=True)
     with st.columns([3, 2])[0]:  # keeps each clean / noisy / denoised triple close together
         for i, name in enumerate(names):
             ui.show_row([clean[i], noisy[i], den[i]],
                         [f"Clean {name}", f"Noisy · PSNR {p_noisy[i]:.1f} dB · SSIM {s_noisy[i]:.3f}",
                          f"Denoised · PSNR {p_den[i]:.1f} dB · SSIM {s_den[i]:.3f}"], width=140)
 
+
+def download(den, shape) -> None:
+    """The denoised image(s) as one PNG, side by side at the model's resolution."""
+    h, w, _ = shape
     st.download_button("Download the denoised PNG" if len(den) == 1
                        else f"Download the {len(den)} denoised images (PNG)",
                        ui.png_bytes(np.concatenate(list(den), axis=1)), file_name="denoised.png", mime="image/png",
                        key="dn_download",
                        help=f"At the model's resolution ({h}×{w})"
                             + ("" if len(den) == 1 else ", side by side in the order shown") + ".")
+
+
+# --- the page -------------------------------------------------------------------------------
+entry, eng = ui.model_page("Denoise")  # the guard: stops with a link to Train when there is no model
+if entry.config.kind == "dae":
+    st.caption(f"**{entry.config.describe()}** was trained to undo {ui.NOISE_LABELS[entry.config.noise]} "
+               f"noise at level {entry.config.noise_level:g}: the controls start there.")
+else:
+    st.info(f"The active model is not a denoising model (kind {entry.config.kind!r}): it was never shown noisy "
+            "inputs and cleans them only as a side effect of compression. A denoising model (kind \"dae\") does "
+            "best here — train one on the Train page and pick it in the sidebar.")
+
+source = st.radio("Images", ["Held-out images", "Upload an image"], horizontal=True, key="dn_source")
+clean, names = held_out_images(entry) if source == "Held-out images" else uploaded_image(entry, eng)
+noise, level, seed = noise_controls(entry)
+if clean is None:
+    st.stop()
+
+noisy = add_noise(clean, noise, level, seed)
+den = eng.denoise(noisy)
+
+scores(clean, noisy, den, eng)
+triples(clean, noisy, den, names)
+download(den, eng.image_shape)

@@ -1,5 +1,5 @@
-"""Helpers for the page tests: open a page headless with Streamlit's AppTest, read its image captions,
-make PNG uploads."""
+"""Helpers for the page tests: open any page headless with Streamlit's AppTest (one way for all of them),
+find its images by what they show, make PNG uploads."""
 
 import io
 from pathlib import Path
@@ -8,21 +8,41 @@ import numpy as np
 from PIL import Image
 from streamlit.testing.v1 import AppTest
 
-PAGES = Path(__file__).resolve().parents[1] / "pages"
+import ui
+
+ROOT = Path(__file__).resolve().parents[1]
 
 
-def open_page(page_file_name: str, monkeypatch, models_dir, entry=None) -> AppTest:
-    """Run pages/<page_file_name> once with models cached in models_dir, `entry` (if any) as the active model."""
+def open_page(name: str, monkeypatch, models_dir, entry=None) -> AppTest:
+    """Run a page once, with models cached in `models_dir` and `entry` (if any) as the active model.
+
+    Args:
+        name: the script, from the repository root: "app.py" (Home, through the app's navigation) or a page
+            such as "pages/2_Reconstruct.py" (run on its own).
+    """
     monkeypatch.setenv("AECORE_MODELS_DIR", str(models_dir))
-    at = AppTest.from_file(str(PAGES / page_file_name), default_timeout=120)
+    at = AppTest.from_file(str(ROOT / name), default_timeout=120)
     if entry is not None:
-        at.session_state["active_model_key"] = entry.key
+        at.session_state[ui.ACTIVE] = entry.key
     return at.run()
 
 
-def captions(at) -> list[str]:
-    """Every image caption on the page, in order."""
-    return [c for el in at.image for c in el.captions]
+def images(at, section: str | None = None, prefix: str = "") -> list:
+    """The page's images in order (each `st.image` here has one caption): only those under the subheader
+    `section` when given, and only those whose caption starts with `prefix`."""
+    found, current = [], None
+    for node in at.main:
+        if node.type == "subheader":
+            current = node.value
+        elif node.type == "image" and (section is None or current == section) \
+                and node.captions[0].startswith(prefix):
+            found.append(node)
+    return found
+
+
+def captions(at, section: str | None = None, prefix: str = "") -> list[str]:
+    """The captions of `images(at, section, prefix)`, in order."""
+    return [el.captions[0] for el in images(at, section, prefix)]
 
 
 def png(pixels: np.ndarray) -> bytes:

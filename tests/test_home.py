@@ -1,18 +1,16 @@
 """AppTest of the home page (home.py, reached through the entry point app.py): empty state, the one-click default model
 (started for real, then stopped to keep the suite short), and the model table."""
 
-from pathlib import Path
+from pagetest import open_page
 
-from streamlit.testing.v1 import AppTest
-
+import ui
 from aecore.config import QUICKSTART
 
-APP = str(Path(__file__).resolve().parents[1] / "app.py")
+APP = "app.py"
 
 
 def test_home_without_models_points_to_training(tmp_path, monkeypatch):
-    monkeypatch.setenv("AECORE_MODELS_DIR", str(tmp_path))
-    at = AppTest.from_file(APP, default_timeout=60).run()
+    at = open_page(APP, monkeypatch, tmp_path)
     assert not at.exception
     assert at.title[0].value.endswith("Latent Explorer")
     assert any("No trained model yet" in i.value for i in at.info)
@@ -20,11 +18,10 @@ def test_home_without_models_points_to_training(tmp_path, monkeypatch):
 
 
 def test_quickstart_button_trains_the_default_conv_vae_live(tmp_path, monkeypatch):
-    monkeypatch.setenv("AECORE_MODELS_DIR", str(tmp_path))
-    at = AppTest.from_file(APP, default_timeout=60).run()
+    at = open_page(APP, monkeypatch, tmp_path)
     at.button(key="home_quickstart").click().run()
     assert not at.exception
-    job = at.session_state["training_job"]
+    job = at.session_state[ui.JOB]
     assert job.config == QUICKSTART and job.config.describe() == "conv VAE, latent 2, mnist"
     while job.latest is None:
         assert job.running, job.error

@@ -5,12 +5,11 @@ import io
 import json
 
 import numpy as np
+from pagetest import captions, open_page, png
 from PIL import Image
 from streamlit.testing.v1 import AppTest
 
-from pagetest import captions, open_page
-
-PAGE = "4_Latent_Scatter.py"
+PAGE = "pages/4_Latent_Scatter.py"
 N_HELD_OUT = 120  # the tiny models' held-out set: 20% of 600 digits
 
 
@@ -95,8 +94,8 @@ def test_scatter_of_a_2d_vae_and_point_details(monkeypatch, models_dir, tiny_vae
 
     # Latent size 2: the x/y of a point are its code.
     from aecore.cache import ModelCache
+    from aecore.builtin_data import load_dataset
     from aecore.infer import Engine
-    from aecore.data import load_dataset
     from aecore.train import prepare_data
 
     eng = Engine(ModelCache(models_dir).load(tiny_vae.key).model)
@@ -128,9 +127,10 @@ def test_scatter_of_a_2d_vae_and_point_details(monkeypatch, models_dir, tiny_vae
     # "Show point #": original, reconstruction and its nearest neighbours in code space.
     at.number_input(key="sct_point").set_value(7).run()
     assert not at.exception
-    caps = captions(at)
-    assert caps[0] == f"original #7 · {val.labels[7]}" and caps[1].startswith("reconstruction · MSE ")
-    neighbours = caps[2:]  # "#index · label · d distance", nearest first
+    point = f"Point #7 · {val.labels[7]}"  # the section of the point's details
+    assert captions(at, point, "original ") == [f"original #7 · {val.labels[7]}"]
+    assert len(captions(at, point, "reconstruction · MSE ")) == 1
+    neighbours = captions(at, point, "#")  # "#index · label · d distance", nearest first
     assert len(neighbours) == 6 and all(" · d " in c for c in neighbours)
     expected = eng.nearest(codes, 7, 6)
     assert [int(c.split("#")[1].split(" ")[0]) for c in neighbours] == expected.tolist()
@@ -140,7 +140,7 @@ def test_scatter_of_a_2d_vae_and_point_details(monkeypatch, models_dir, tiny_vae
     assert sorted(map(int, hov["images"])) == plotted_ids(chart(at)) and "7" in hov["images"]
     np.testing.assert_array_equal(np.asarray(decode_uri(hov["images"]["7"])), ui.upscale(val.images[7], 56))
     at.slider(key="sct_k").set_value(3).run()
-    assert len(captions(at)) == 2 + 3
+    assert len(captions(at, point, "#")) == 3 and len(captions(at)) == 2 + 3
 
 
 def test_clicking_a_point_selects_it(monkeypatch, models_dir, tiny_vae, tiny_ae):
@@ -150,7 +150,7 @@ def test_clicking_a_point_selects_it(monkeypatch, models_dir, tiny_vae, tiny_ae)
     at = click(at, {"curve_number": 2, "point_number": 4, "point_index": 4, "x": 0, "y": 0, "customdata": wanted})
     assert not at.exception, at.exception
     assert at.number_input(key="sct_point").value == wanted
-    assert captions(at)[0].startswith(f"original #{wanted} ")
+    assert [c.split(" · ")[0] for c in captions(at, prefix="original ")] == [f"original #{wanted}"]
 
     # Without customdata in the event the page maps (trace, point) back to the held-out index itself.
     t = point_traces(chart(at))[5]
@@ -161,7 +161,7 @@ def test_clicking_a_point_selects_it(monkeypatch, models_dir, tiny_vae, tiny_ae)
 
     # Typing a number afterwards still wins over the old click.
     at.number_input(key="sct_point").set_value(3).run()
-    assert captions(at)[0].startswith("original #3 ")
+    assert [c.split(" · ")[0] for c in captions(at, prefix="original ")] == ["original #3"]
 
 
 def test_projections_of_a_4d_model(monkeypatch, models_dir, tiny_vae, tiny_ae):
@@ -182,7 +182,8 @@ def test_projections_of_a_4d_model(monkeypatch, models_dir, tiny_vae, tiny_ae):
     assert sorted(map(int, hover_images(at)["images"])) == list(range(N_HELD_OUT))
 
     at.number_input(key="sct_point").set_value(0).run()  # details work under t-SNE too
-    assert not at.exception and captions(at)[0].startswith("original #0 ")
+    assert not at.exception
+    assert [c.split(" · ")[0] for c in captions(at, prefix="original ")] == ["original #0"]
 
     at.radio(key="sct_method").set_value("pca").run()
     assert not at.exception
@@ -199,16 +200,15 @@ def test_uploads_bad_then_good(monkeypatch, models_dir, tiny_vae, tiny_ae):
 
     digit = np.zeros((28, 28), np.uint8)
     digit[4:24, 12:16] = 255
-    buf = io.BytesIO()
-    Image.fromarray(digit).save(buf, format="PNG")
-    at.file_uploader(key="sct_upload").clear().upload("one.png", buf.getvalue(), "image/png").run()
+    at.file_uploader(key="sct_upload").clear().upload("one.png", png(digit), "image/png").run()
     assert not at.exception and not at.error
     assert [t["name"] for t in chart(at)["data"]][-1] == "your image"  # a star on the PCA map
     hov = hover_images(at)
     assert hov["traces"][-1] == [] and len(hov["images"]) == N_HELD_OUT  # the star has no held-out image
-    caps = captions(at)
-    assert caps[0] == "one.png" and caps[1].startswith("reconstruction · MSE ")
-    assert len(caps) == 2 + 6 and all(c.startswith("#") and " · d " in c for c in caps[2:])
+    yours = "Your image: one.png"  # the section of the upload's details
+    assert captions(at, yours, "one.png") == ["one.png"] and len(captions(at, yours, "reconstruction · MSE ")) == 1
+    neighbours = captions(at, yours, "#")
+    assert len(neighbours) == 6 and all(" · d " in c for c in neighbours) and len(captions(at, yours)) == 2 + 6
 
     at.radio(key="sct_method").set_value("tsne").run()
     assert not at.exception

@@ -4,11 +4,24 @@ import io
 
 import numpy as np
 import pytest
+from pagetest import images, open_page, png
 from PIL import Image
 
-from pagetest import open_page
+PAGE = "pages/5_Latent_Slider.py"
+LAST_IMAGE = "sld_last_image"  # the page's documented session-state key: the last decoded image
+GRID = "Manifold grid"  # the grid's section
 
-PAGE = "5_Latent_Slider.py"
+
+def decoded(at):
+    """The decoded image the sliders show (its caption: "decode(z), z = [...]")."""
+    (image,) = images(at, prefix="decode(z)")
+    return image
+
+
+def grid(at, media):
+    """The manifold grid: its caption, and its pixels."""
+    (image,) = images(at, GRID)
+    return image.captions[0], np.asarray(Image.open(io.BytesIO(media(image.value[0]))))
 
 
 @pytest.fixture(scope="module")
@@ -45,14 +58,14 @@ def test_sliders_decode_sample_reset_and_grid(monkeypatch, models_dir, tiny_vae,
     defaults = [s.value for s in sliders]
 
     # Moving a slider changes the decoded image (the array kept in session state and the image sent).
-    before, url = at.session_state["sld_last_image"].copy(), at.image[0].value[0]
+    before, url = at.session_state[LAST_IMAGE].copy(), decoded(at).value[0]
     assert before.shape == (28, 28, 1)
     at.slider(key="sld_z0").set_value(2.0).run()
     assert not at.exception
     assert at.slider(key="sld_z0").value == 2.0
-    after = at.session_state["sld_last_image"]
-    assert np.abs(after - before).max() > 1e-3 and at.image[0].value[0] != url
-    assert "z = [2.00," in at.image[0].captions[0]
+    after = at.session_state[LAST_IMAGE]
+    assert np.abs(after - before).max() > 1e-3 and decoded(at).value[0] != url
+    assert "z = [2.00," in decoded(at).captions[0]
 
     # Random sample moves the sliders (set before they render: no exception, values in range).
     at.button(key="sld_random").click().run()
@@ -60,26 +73,26 @@ def test_sliders_decode_sample_reset_and_grid(monkeypatch, models_dir, tiny_vae,
     sampled = [s.value for s in latent_sliders(at)]
     assert sampled != [2.0, defaults[1]]
     assert all(s.min <= s.value <= s.max for s in latent_sliders(at))
-    assert not np.allclose(at.session_state["sld_last_image"], after)
+    assert not np.allclose(at.session_state[LAST_IMAGE], after)
 
     at.button(key="sld_reset").click().run()
     assert [s.value for s in latent_sliders(at)] == defaults
 
     # The manifold grid: one picture of n x n tiles, 28 px digits upscaled to about 560 px.
-    grid = np.asarray(Image.open(io.BytesIO(media(at.image[1].value[0]))))
-    assert grid.shape[:2] == (10 * 56 + 9, 10 * 56 + 9)  # 10 tiles of 28*2 px, 1 px gaps
-    assert at.image[1].captions[0].startswith("10×10 = 100 decoded codes · x: z0 from −3")  # a VAE: ±3 first
+    caption, pixels = grid(at, media)
+    assert pixels.shape[:2] == (10 * 56 + 9, 10 * 56 + 9)  # 10 tiles of 28*2 px, 1 px gaps
+    assert caption.startswith("10×10 = 100 decoded codes · x: z0 from −3")  # a VAE: ±3 first
     at.slider(key="sld_n").set_value(4).run()
     at.selectbox(key="sld_range").set_value("custom").run()
     at.number_input(key="sld_lim").set_value(2.5).run()
     assert not at.exception
-    grid = np.asarray(Image.open(io.BytesIO(media(at.image[1].value[0]))))
-    assert grid.shape[:2] == (4 * 140 + 3, 4 * 140 + 3)  # 4 tiles of 28*5 px
-    assert at.image[1].captions[0].startswith("4×4 = 16 decoded codes · x: z0 from −2.5")
+    caption, pixels = grid(at, media)
+    assert pixels.shape[:2] == (4 * 140 + 3, 4 * 140 + 3)  # 4 tiles of 28*5 px
+    assert caption.startswith("4×4 = 16 decoded codes · x: z0 from −2.5")
     # The grid's tiles are the decoded grid codes (corners: top-left is (x=-lim, y=+lim)).
-    tile = grid[:140:5, :140:5].astype(np.float32) / 255
-    from aecore.infer import Engine
+    tile = pixels[:140:5, :140:5].astype(np.float32) / 255
     from aecore.cache import ModelCache
+    from aecore.infer import Engine
 
     eng = Engine(ModelCache(models_dir).load(tiny_vae.key).model)
     expected = eng.decode(np.array([[-2.5, 2.5]], np.float32))[0, ..., 0]
@@ -101,10 +114,10 @@ def test_more_than_16_dimensions_gives_16_principal_direction_sliders(monkeypatc
     assert any("raw code dimensions" in c.value for c in at.caption)  # the grid says what it varies
     assert len(at.selectbox(key="sld_gx").options) == 20
 
-    before = at.session_state["sld_last_image"].copy()
+    before = at.session_state[LAST_IMAGE].copy()
     at.slider(key="sld_pc0").set_value(2.0).run()
     assert not at.exception
-    assert np.abs(at.session_state["sld_last_image"] - before).max() > 1e-3
+    assert np.abs(at.session_state[LAST_IMAGE] - before).max() > 1e-3
 
     at.button(key="sld_random").click().run()  # a plain AE samples a Gaussian fitted to its codes
     assert not at.exception
@@ -125,9 +138,7 @@ def test_uploads_bad_then_good(monkeypatch, models_dir, tiny_vae, tiny_ae):
 
     digit = np.zeros((28, 28), np.uint8)
     digit[4:24, 12:16] = 255  # a "1"
-    buf = io.BytesIO()
-    Image.fromarray(digit).save(buf, format="PNG")
-    at.file_uploader(key="sld_upload").clear().upload("one.png", buf.getvalue(), "image/png").run()
+    at.file_uploader(key="sld_upload").clear().upload("one.png", png(digit), "image/png").run()
     assert not at.exception and not at.error
     moved = [s.value for s in latent_sliders(at)]
     assert moved != before and all(s.min <= s.value <= s.max for s in latent_sliders(at))

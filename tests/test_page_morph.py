@@ -3,11 +3,10 @@
 import io
 
 import numpy as np
+from pagetest import captions, images, open_page, png
 from PIL import Image
 
-from pagetest import captions, open_page, png
-
-PAGE = "6_Morph.py"
+PAGE = "pages/6_Morph.py"
 
 
 def gif_of(at, media) -> Image.Image:
@@ -27,16 +26,15 @@ def test_gif_frames_bounce_and_mp4(monkeypatch, models_dir, tiny_vae, tiny_ae, m
     at = open_page(PAGE, monkeypatch, models_dir, tiny_vae)
     assert not at.exception, at.exception
     assert at.title[0].value == "Morph"
-    caps = captions(at)
-    a_label, b_label = caps[0].split("(")[1], caps[1].split("(")[1]
-    assert caps[0].startswith("A: #0 (") and caps[1].startswith("B: #") and a_label != b_label  # B: another class
-    assert len([c for c in caps if c.startswith("t = ")]) == 8  # the preview strip
+    (a,), (b,) = captions(at, prefix="A: "), captions(at, prefix="B: ")
+    assert a.startswith("A: #0 (") and b.startswith("B: #") and a.split("(")[1] != b.split("(")[1]  # B: another class
+    assert len(captions(at, "Preview", "t = ")) == 8  # the preview strip
 
     gif = gif_of(at, media)  # default: 30 steps
     assert gif.is_animated and gif.n_frames == 30 and gif.size == (224, 224)
     assert gif.info["duration"] == 100 and gif.info.get("loop") == 0  # 10 fps, loops
-    shown = [el for el in at.image if el.captions[0].startswith("#0 (") and " → " in el.captions[0]]
-    assert len(shown) == 1 and media(shown[0].value[0])[:6] == b"GIF89a"  # the animation itself is on the page
+    (shown,) = [el for el in images(at, "Preview", "#0 (") if " → " in el.captions[0]]
+    assert media(shown.value[0])[:6] == b"GIF89a"  # the animation itself is on the page
 
     at.slider(key="mph_steps").set_value(12).run()
     at.checkbox(key="mph_bounce").check().run()
@@ -66,10 +64,10 @@ def test_choose_by_label_and_upload(monkeypatch, models_dir, tiny_vae, tiny_ae, 
     at.radio(key="mph_src_a").set_value("label").run()
     at.selectbox(key="mph_cls_a").set_value(3).run()
     assert not at.exception
-    first = captions(at)[0]
+    (first,) = captions(at, prefix="A: ")
     assert first.startswith("A: #") and first.endswith(" (3)")
     at.radio(key="mph_pick_a").set_value("random").run()
-    assert captions(at)[0].endswith(" (3)")
+    assert [c[-4:] for c in captions(at, prefix="A: ")] == [" (3)"]
 
     # A bad upload says what was expected and what was received; the page asks for image A.
     at.radio(key="mph_src_b").set_value("upload").run()
@@ -85,4 +83,4 @@ def test_choose_by_label_and_upload(monkeypatch, models_dir, tiny_vae, tiny_ae, 
     at.file_uploader(key="mph_up_b").clear().upload("one.png", png(digit), "image/png").run()
     assert not at.exception and not at.error
     assert gif_of(at, media).n_frames == 30
-    assert "B: one.png" in captions(at)
+    assert captions(at, prefix="B: ") == ["B: one.png"]

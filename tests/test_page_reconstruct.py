@@ -4,10 +4,15 @@
 import io
 
 import numpy as np
+from pagetest import captions, images, open_page, png
 
-from pagetest import captions, open_page, png
+PAGE = "pages/2_Reconstruct.py"
+HELD_OUT, YOURS, WORST = "Held-out images", "Your image", "Worst reconstructions"  # the page's sections
 
-PAGE = "2_Reconstruct.py"
+
+def mse_values(caps: list[str]) -> list[float]:
+    """The numbers of the "MSE 0.0123" captions (under the reconstructions), in order."""
+    return [float(c[len("MSE "):]) for c in caps if c.startswith("MSE ")]
 
 
 def test_without_a_model_the_page_says_to_train_first(monkeypatch, tmp_path):
@@ -27,37 +32,37 @@ def test_held_out_images_metrics_and_worst(monkeypatch, models_dir, tiny_vae, ti
     assert values["Compression"] == "392.0×"  # 28*28 pixels / latent 2
 
     # 8 random originals + 8 reconstructions, then the 6 worst: originals, reconstructions, heat maps.
-    caps = captions(at)
-    assert len(caps) == 8 + 8 + 3 * 6
-    assert sum(c.startswith("MSE ") for c in caps[:16]) == 8
-    assert caps.count("error map") == 6
-    worst = [float(c[4:]) for c in caps[22:28]]
-    assert worst == sorted(worst, reverse=True)  # the worst first
-    assert min(worst) >= max(float(c[4:]) for c in caps[8:16])  # no random image beats the worst six
+    held = captions(at, HELD_OUT)
+    assert len(held) == 8 + 8 and len(captions(at)) == 8 + 8 + 3 * 6
+    assert len(captions(at, HELD_OUT, prefix="#")) == 8 and len(mse_values(held)) == 8
+    worst = captions(at, WORST)
+    assert len(worst) == 3 * 6 and worst.count("error map") == 6
+    assert mse_values(worst) == sorted(mse_values(worst), reverse=True)  # the worst first
+    assert min(mse_values(worst)) >= max(mse_values(held))  # no random image beats the worst six
 
-    first = caps[:8]
+    first = captions(at, HELD_OUT, prefix="#")
     at.button(key="rec_new").click().run()
     assert not at.exception
-    assert captions(at)[:8] != first  # a new random set
+    assert captions(at, HELD_OUT, prefix="#") != first  # a new random set
 
     at.text_input(key="rec_idx").input("1, 2").run()
-    caps = captions(at)
-    assert caps[:2] == ["#1", "#2"] and caps[2].startswith("MSE ") and len(caps) == 2 + 2 + 18
+    assert captions(at, HELD_OUT, prefix="#") == ["#1", "#2"] and len(mse_values(captions(at, HELD_OUT))) == 2
+    assert len(captions(at)) == 2 + 2 + 18
 
     at.slider(key="rec_k").set_value(3).run()
-    assert captions(at).count("error map") == 3
+    assert captions(at, WORST).count("error map") == 3
 
     at.text_input(key="rec_idx").input("1, 999, x").run()
     assert not at.exception
     err = " ".join(e.value for e in at.error)
     assert "Expected indices in 0..119" in err and "999" in err and "x" in err
-    assert captions(at).count("error map") == 3  # the rest of the page still works
+    assert captions(at, WORST).count("error map") == 3  # the rest of the page still works
 
 
 def test_upload_bad_and_good_images(monkeypatch, models_dir, tiny_vae, tiny_ae):
     at = open_page(PAGE, monkeypatch, models_dir, tiny_ae)  # the conv AE this time
     assert not at.exception
-    assert at.metric[3].value == "196.0×"  # 784 / latent 4
+    assert {m.label: m.value for m in at.metric}["Compression"] == "196.0×"  # 784 / latent 4
 
     at.file_uploader(key="rec_upload").upload("x.png", b"garbage", "image/png").run()
     assert not at.exception
@@ -70,10 +75,8 @@ def test_upload_bad_and_good_images(monkeypatch, models_dir, tiny_vae, tiny_ae):
     rgba[8:32, 20:30, :3] = 255
     at.file_uploader(key="rec_upload").clear().upload("bar.png", png(rgba), "image/png").run()
     assert not at.exception and not at.error
-    caps = captions(at)
-    assert "bar.png (28×28)" in caps and "Per-pixel error" in caps
-    recon = next(c for c in caps if c.startswith("Reconstruction · MSE"))
-    assert recon.endswith(" dB")
+    (recon,) = captions(at, YOURS, "Reconstruction · MSE")
+    assert captions(at, YOURS) == ["bar.png (28×28)", recon, "Per-pixel error"] and recon.endswith(" dB")
     assert any("held-out images' errors" in c.value for c in at.caption)
     assert not any("Invert colours" in c.value for c in at.caption)
 
@@ -81,8 +84,8 @@ def test_upload_bad_and_good_images(monkeypatch, models_dir, tiny_vae, tiny_ae):
     at.file_uploader(key="rec_upload").clear().upload("paper.png", png(255 - rgba[..., :3]), "image/png").run()
     assert any("Invert colours" in c.value for c in at.caption)
     at.checkbox(key="rec_invert").check().run()
-    assert not at.exception and "paper.png (28×28, inverted)" in captions(at)
-    assert next(c for c in captions(at) if c.startswith("Reconstruction · MSE")) == recon  # same pixels as bar.png
+    assert not at.exception and "paper.png (28×28, inverted)" in captions(at, YOURS)
+    assert captions(at, YOURS, "Reconstruction · MSE") == [recon]  # the same pixels as bar.png
 
 
 def test_held_out_images_not_in_memory(monkeypatch, models_dir, tiny_vae, tiny_ae):
@@ -93,7 +96,8 @@ def test_held_out_images_not_in_memory(monkeypatch, models_dir, tiny_vae, tiny_a
     at = open_page(PAGE, monkeypatch, models_dir, tiny_vae)
     assert not at.exception, at.exception
     assert any("not in memory" in i.value for i in at.info)
-    assert not at.image and at.metric[0].value == f"{tiny_vae.metrics['mse']:.4f}"  # from the cached entry
+    assert not at.image  # from the cached entry:
+    assert {m.label: m.value for m in at.metric}["Held-out MSE"] == f"{tiny_vae.metrics['mse']:.4f}"
     assert at.get("file_uploader")
 
 
@@ -120,8 +124,8 @@ def test_a_retrain_under_the_same_key_shows_the_new_models_pictures(monkeypatch,
 
     def reconstructions():
         assert not at.exception
-        return [np.asarray(Image.open(io.BytesIO(media(el.proto.imgs[0].url))).convert("L"), np.float32)
-                for el in at.image[2:4]]  # originals #0, #1, then their reconstructions
+        return [np.asarray(Image.open(io.BytesIO(media(el.value[0]))).convert("L"), np.float32)
+                for el in images(at, HELD_OUT, prefix="MSE ")]  # the reconstructions of #0, #1
 
     before = reconstructions()
     complete, _ = train_or_load(cfg, mnist_small, cache, resume=True)

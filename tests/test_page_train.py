@@ -6,19 +6,16 @@ import io
 import zipfile
 
 import numpy as np
-from PIL import Image
-from pathlib import Path
+from pagetest import open_page
+from PIL import Image, ImageDraw
 
-from PIL import ImageDraw
-from streamlit.testing.v1 import AppTest
+import ui
 
-PAGE = str(Path(__file__).resolve().parents[1] / "pages" / "1_Train.py")
+PAGE = "pages/1_Train.py"
 
 
 def page(tmp_models, monkeypatch):
-    monkeypatch.setenv("AECORE_MODELS_DIR", str(tmp_models))
-    at = AppTest.from_file(PAGE, default_timeout=120)
-    at.run()
+    at = open_page(PAGE, monkeypatch, tmp_models)
     assert not at.exception
     return at
 
@@ -26,7 +23,7 @@ def page(tmp_models, monkeypatch):
 def train_and_wait(at):
     at.button(key="trn_go").click().run()
     assert not at.exception
-    job = at.session_state["training_job"]
+    job = at.session_state[ui.JOB]
     assert job.wait(240), "training did not finish"
     at.run()
     assert not at.exception
@@ -90,7 +87,7 @@ def test_stop_keeps_the_best_weights_so_far_then_resume_completes_the_run(tmp_pa
     small(at, epochs=30, limit=600)
     at.number_input(key="trn_patience").set_value(0).run()
     at.button(key="trn_go").click().run()
-    job = at.session_state["training_job"]
+    job = at.session_state[ui.JOB]
     while job.latest is None or not job.history:  # wait for the first epoch's curve
         assert job.running, job.error
         job.wait(0.2)
@@ -108,7 +105,7 @@ def test_stop_keeps_the_best_weights_so_far_then_resume_completes_the_run(tmp_pa
     # The same configuration now offers to resume the stopped run instead of serving it as the full one.
     assert any("was stopped by you after epoch" in i.value for i in at.info)
     at.button(key="trn_resume").click().run()
-    resumed = at.session_state["training_job"]
+    resumed = at.session_state[ui.JOB]
     assert resumed is not job and resumed.resume and resumed.wait(240)
     at.run()
     assert not at.exception and resumed.state == "done" and not resumed.cached

@@ -1,0 +1,64 @@
+// The Latent Scatter page's hover images (pages/4_Latent_Scatter.py reads this file and mounts it with
+// st.components.v2.component, isolate_styles=False, so it runs in the app page itself).
+// It finds the st.plotly_chart keyed `data.chart` (Streamlit gives a keyed element's container the class
+// st-key-<key>), hooks its plotly_hover / plotly_unhover once per chart div (polling, so a re-created div is
+// hooked again) and shows `data.images[held-out index]` with `data.captions[...]` in a floating panel.
+// `data.traces[curve][point]` maps a point without customdata back to its held-out index.
+export default function ({ data, parentElement }) {
+  const doc = parentElement.ownerDocument || document;
+  let panel = doc.getElementById("sct-hover-panel");
+  if (!panel) {
+    panel = doc.createElement("div");
+    panel.id = "sct-hover-panel";
+    panel.style.cssText = "position:fixed;z-index:100000;display:none;pointer-events:none;padding:6px;" +
+      "border:1px solid rgba(128,128,128,.5);border-radius:6px;box-shadow:0 2px 10px rgba(0,0,0,.3);" +
+      "font:12px sans-serif;text-align:center";
+    panel.innerHTML = '<img alt="" style="display:block;margin:auto;image-rendering:pixelated">' +
+      '<div style="margin-top:4px;white-space:nowrap"></div>';
+    doc.body.appendChild(panel);
+  }
+  const img = panel.querySelector("img"), caption = panel.querySelector("div");
+  const hide = () => { panel.style.display = "none"; };
+  const place = (x, y) => {  // above the cursor (Plotly's own label sits beside the point), kept on screen
+    if (x === undefined) return;
+    const w = panel.offsetWidth, h = panel.offsetHeight, vw = doc.documentElement.clientWidth;
+    const top = y - h - 18 >= 0 ? y - h - 18 : y + 18;
+    panel.style.left = Math.max(4, Math.min(x - w / 2, vw - w - 4)) + "px";
+    panel.style.top = top + "px";
+  };
+  const show = (gd, ev) => {
+    const d = gd.__sctHover, pt = ev && ev.points && ev.points[0];
+    if (!d || !pt) return hide();
+    let id = pt.customdata;
+    if (Array.isArray(id)) id = id[0];
+    if (id === undefined || id === null) id = ((d.traces || [])[pt.curveNumber] || [])[pt.pointNumber];
+    const src = id === undefined ? undefined : d.images[String(id)];
+    if (!src) return hide();
+    img.src = src;
+    img.style.width = 2 * d.width + "px";
+    caption.textContent = d.captions[String(id)] || "";
+    const bg = getComputedStyle(gd.closest(".stApp") || doc.body);
+    panel.style.background = bg.backgroundColor || "#fff";
+    panel.style.color = bg.color || "#31333f";
+    panel.style.display = "block";
+    const e = ev.event && ev.event.clientX !== undefined ? ev.event : gd.__sctMouse || {};
+    place(e.clientX, e.clientY);
+  };
+  const hook = () => {
+    const gd = doc.querySelector("." + CSS.escape("st-key-" + data.chart) + " .js-plotly-plot");
+    if (!gd || typeof gd.on !== "function") return;
+    gd.__sctHover = data;  // the latest points, read at hover time
+    if (gd.__sctHooked) return;
+    gd.__sctHooked = true;
+    gd.on("plotly_hover", (ev) => show(gd, ev));
+    gd.on("plotly_unhover", hide);
+    gd.addEventListener("mouseleave", hide);
+    gd.addEventListener("mousemove", (e) => {
+      gd.__sctMouse = { clientX: e.clientX, clientY: e.clientY };
+      if (panel.style.display !== "none") place(e.clientX, e.clientY);
+    });
+  };
+  hook();
+  const timer = setInterval(hook, 500);
+  return () => { clearInterval(timer); hide(); };
+}
