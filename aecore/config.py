@@ -138,7 +138,7 @@ class ModelConfig:
         self.hidden_units = _int_tuple(self.hidden_units)
         self.validate()
 
-    def validate(self) -> "ModelConfig":
+    def validate(self) -> ModelConfig:
         """Raise ValueError naming the first bad field; return self.
 
         Every float must be finite and every number within bounds that
@@ -199,7 +199,7 @@ class ModelConfig:
         return json.dumps(self.to_dict(), sort_keys=True)
 
     @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> "ModelConfig":
+    def from_dict(cls, d: dict[str, Any]) -> ModelConfig:
         """Build a config from a dict, rejecting unknown fields."""
         if not isinstance(d, dict):
             raise ValueError(f"Expected a dict of config fields, received {type(d).__name__}.")
@@ -210,14 +210,14 @@ class ModelConfig:
         return cls(**d)
 
     @classmethod
-    def from_json(cls, text: str) -> "ModelConfig":
+    def from_json(cls, text: str) -> ModelConfig:
         try:
             d = json.loads(text)
         except json.JSONDecodeError as e:
             raise ValueError(f"Expected a JSON object, received text that does not parse ({e}).") from None
         return cls.from_dict(d)
 
-    def replace(self, **changes: Any) -> "ModelConfig":
+    def replace(self, **changes: Any) -> ModelConfig:
         return dataclasses.replace(self, **changes)
 
     def key(self) -> str:

@@ -101,7 +101,8 @@ def _write(data: bytes, path) -> None:
             f.write(data)
 
 
-def frames_to_gif(frames, path=None, fps=10, loop: bool = True, bounce: bool = False, upscale: int = 4, hold: int = 0) -> bytes:
+def frames_to_gif(frames, path=None, fps=10, loop: bool = True, bounce: bool = False, upscale: int = 4,
+                  hold: int = 0) -> bytes:
     """Encode frames as an animated GIF.
 
     Args:

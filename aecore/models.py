@@ -16,8 +16,8 @@ which for the VAE is the usual (summed BCE + beta * KL), divided by pixels.
 
 from __future__ import annotations
 
-import numpy as np
 import keras
+import numpy as np
 import tensorflow as tf
 from keras import layers, ops
 
@@ -79,7 +79,8 @@ class Corruption(layers.Layer):
         elif self.noise == "masking":
             x = ops.where(keras.random.uniform(shape, seed=sg) < self.level, ops.zeros_like(x), x)
         else:
-            raise ValueError(f"Expected noise in gaussian, gaussian_hetero, salt_pepper, masking; received {self.noise!r}.")
+            raise ValueError("Expected noise in gaussian, gaussian_hetero, salt_pepper, masking; "
+                             f"received {self.noise!r}.")
         return ops.clip(x, 0.0, 1.0)
 
     def get_config(self):
@@ -336,7 +337,8 @@ def build_model(cfg: ModelConfig, image_shape, compile: bool = True, steps_per_e
     if compile:
         lr = cfg.learning_rate
         if cfg.lr_schedule == "cosine":
-            lr = keras.optimizers.schedules.CosineDecay(lr, decay_steps=max(1, cfg.epochs * steps_per_epoch), alpha=0.02)
+            lr = keras.optimizers.schedules.CosineDecay(lr, decay_steps=max(1, cfg.epochs * steps_per_epoch),
+                                                       alpha=0.02)
         model.compile(optimizer=keras.optimizers.Adam(lr))
     model(np.zeros((1, *shape), "float32"))  # create the weights
     return model

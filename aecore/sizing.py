@@ -30,7 +30,8 @@ import math
 import numbers
 import os
 import re
-from typing import Any, Iterator
+from collections.abc import Iterator
+from typing import Any
 
 from .config import ModelConfig
 

@@ -20,10 +20,11 @@ import dataclasses
 import math
 import threading
 import time
-from typing import Any, Callable, Iterable
+from collections.abc import Callable, Iterable
+from typing import Any
 
-import numpy as np
 import keras
+import numpy as np
 import tensorflow as tf
 
 from . import metrics
@@ -72,7 +73,7 @@ class TrainResult:
     seconds: float
     image_shape: tuple[int, int, int]
     steps: int = 0  # batches trained, a partial last epoch included
-    resume: "ResumeState | None" = None  # set when stopped before the configured epochs
+    resume: ResumeState | None = None  # set when stopped before the configured epochs
 
     @property
     def complete(self) -> bool:
@@ -124,10 +125,11 @@ class _Monitor(keras.callbacks.Callback):
         self.epoch, self.t0, self.last_emit, self.steps = 0, 0.0, 0.0, 0
         self.first_epoch, self.epochs_done, self.batches_this_epoch = 0, 0, 0
 
-    def resume_from(self, state: "ResumeState", best_weights: list[np.ndarray] | None) -> None:
+    def resume_from(self, state: ResumeState, best_weights: list[np.ndarray] | None) -> None:
         """Continue a stopped run's bookkeeping (history, best weights, patience)."""
         self.history = {k: list(v) for k, v in state.history.items()}
-        self.best_loss, self.best_epoch, self.wait, self.steps = state.best_loss, state.best_epoch, state.wait, state.steps
+        self.best_loss, self.best_epoch = state.best_loss, state.best_epoch
+        self.wait, self.steps = state.wait, state.steps
         self.best_weights = best_weights if state.best_epoch > 0 else None
         self.first_epoch = self.epoch = self.epochs_done = state.epoch
 
@@ -363,7 +365,8 @@ def train(config: ModelConfig, dataset: Dataset, callbacks: Iterable[ProgressFn]
     if monitor.diverged:
         raise TrainingDiverged(monitor.diverged)
     if not all(np.isfinite(w).all() for w in model.get_weights()):
-        raise TrainingDiverged("Training produced non-finite weights. Expected finite weights; try a lower learning rate.")
+        raise TrainingDiverged("Training produced non-finite weights. Expected finite weights; "
+                               "try a lower learning rate.")
     seconds = earlier + time.perf_counter() - t0
     if resume_state is not None:
         resume_state.seconds = seconds

@@ -11,11 +11,13 @@ The noise is the app's own (`aecore.models.add_noise`, clipped to [0, 1]).
 """
 
 
+# common puts the repository on sys.path and sets the environment: it comes first
+from common import line, mnist, parse_args, train_within
+
+# isort: split
 import numpy as np
 from scipy import ndimage
 from skimage.restoration import denoise_nl_means, denoise_tv_chambolle
-
-from common import line, mnist, parse_args, train_within
 
 from aecore import metrics
 from aecore.config import ModelConfig

@@ -9,9 +9,11 @@ batch and keeps the best weights so far.
 """
 
 
-import numpy as np
-
+# common puts the repository on sys.path and sets the environment: it comes first
 from common import line, mnist, parse_args, train_within
+
+# isort: split
+import numpy as np
 
 from aecore.config import ModelConfig
 

@@ -14,13 +14,15 @@
     python bench/bench_speed.py [--runs 3] [--epochs 3]
 """
 
+# common puts the repository on sys.path and sets the environment: it comes first
+from common import line, median, mnist
+
+# isort: split
 import argparse
 import time
 
-import numpy as np
 import keras
-
-from common import line, median, mnist
+import numpy as np
 
 from aecore.config import QUICKSTART, ModelConfig
 from aecore.infer import Engine

@@ -19,6 +19,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+
 from serving import BROWSER, VIEWPORT, chromium, streamlit_app
 
 TRAIN_S = 90  # the tiny model trains in ~10 s on 2 cores; generous for slow CI machines

@@ -11,9 +11,9 @@ import threading
 import time
 from pathlib import Path
 
+import keras
 import numpy as np
 import pytest
-import keras
 
 from aecore.cache import CacheError, ModelCache, train_or_load
 from aecore.config import ModelConfig

@@ -1,10 +1,10 @@
 """What the project ships around the code: the dependency floors and the Streamlit server settings."""
 
 import re
-import tomllib
 from importlib.metadata import version
 from pathlib import Path
 
+import tomllib
 from packaging.version import Version
 
 ROOT = Path(__file__).resolve().parents[1]

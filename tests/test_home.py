@@ -1,10 +1,9 @@
 """AppTest of the home page (home.py, reached through the entry point app.py): empty state, the one-click default model
 (started for real, then stopped to keep the suite short), and the model table."""
 
-from pagetest import open_page
-
 import ui
 from aecore.config import QUICKSTART
+from pagetest import open_page
 
 APP = "app.py"
 

@@ -6,12 +6,12 @@ import time
 
 import numpy as np
 import pytest
-from imagefiles import OTHER_FORMATS, encode, fits_bytes, make_zip, other_format
 from PIL import Image
 
 from aecore.data import dataset_from_arrays
 from aecore.images import IMAGE_FORMATS, _pil_to_float, prepare_image
 from aecore.uploads import load_image_zip
+from imagefiles import OTHER_FORMATS, encode, fits_bytes, make_zip, other_format
 
 # -----------------------------------------------------------------------------
 # one image

@@ -89,7 +89,8 @@ def test_gif_pixels_grayscale_roundtrip():
     np.testing.assert_array_equal(np.asarray(gif.convert("L")), media.to_uint8(frames)[0])
 
 
-@pytest.mark.parametrize("kwargs", [{"fps": 0}, {"fps": 51}, {"fps": "10"}, {"fps": True}, {"upscale": 0}, {"upscale": 17}, {"upscale": 2.0}, {"hold": -1}])
+@pytest.mark.parametrize("kwargs", [{"fps": 0}, {"fps": 51}, {"fps": "10"}, {"fps": True}, {"upscale": 0},
+                                    {"upscale": 17}, {"upscale": 2.0}, {"hold": -1}])
 def test_gif_bad_arguments(kwargs):
     with pytest.raises(ValueError, match="Expected"):
         media.frames_to_gif(_frames((3, 8, 8, 1)), **kwargs)

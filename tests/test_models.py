@@ -1,9 +1,9 @@
 """Tests for aecore.models: every kind and shape builds, trains a step on real
 digits, serialises in safe mode, and the noise layer corrupts as documented."""
 
+import keras
 import numpy as np
 import pytest
-import keras
 
 from aecore.config import ModelConfig
 from aecore.models import VAE, Autoencoder, add_noise, build_model, conv_strides

@@ -4,8 +4,9 @@ import io
 
 import numpy as np
 import pytest
-from pagetest import captions, open_page, png
 from PIL import Image
+
+from pagetest import captions, open_page, png
 
 PAGE = "pages/3_Denoise.py"
 

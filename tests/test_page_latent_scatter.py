@@ -5,9 +5,10 @@ import io
 import json
 
 import numpy as np
-from pagetest import captions, open_page, png
 from PIL import Image
 from streamlit.testing.v1 import AppTest
+
+from pagetest import captions, open_page, png
 
 PAGE = "pages/4_Latent_Scatter.py"
 N_HELD_OUT = 120  # the tiny models' held-out set: 20% of 600 digits
@@ -93,8 +94,8 @@ def test_scatter_of_a_2d_vae_and_point_details(monkeypatch, models_dir, tiny_vae
     assert hover.startswith(f"#{array(traces[0]['customdata'])[0]} · {traces[0]['name']} · recon MSE ")
 
     # Latent size 2: the x/y of a point are its code.
-    from aecore.cache import ModelCache
     from aecore.builtin_data import load_dataset
+    from aecore.cache import ModelCache
     from aecore.infer import Engine
     from aecore.train import prepare_data
 

@@ -4,8 +4,9 @@ import io
 
 import numpy as np
 import pytest
-from pagetest import images, open_page, png
 from PIL import Image
+
+from pagetest import images, open_page, png
 
 PAGE = "pages/5_Latent_Slider.py"
 LAST_IMAGE = "sld_last_image"  # the page's documented session-state key: the last decoded image

@@ -3,8 +3,9 @@
 import io
 
 import numpy as np
-from pagetest import captions, images, open_page, png
 from PIL import Image
+
+from pagetest import captions, images, open_page, png
 
 PAGE = "pages/6_Morph.py"
 

@@ -4,6 +4,7 @@
 import io
 
 import numpy as np
+
 from pagetest import captions, images, open_page, png
 
 PAGE = "pages/2_Reconstruct.py"

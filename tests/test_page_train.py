@@ -6,10 +6,10 @@ import io
 import zipfile
 
 import numpy as np
-from pagetest import open_page
 from PIL import Image, ImageDraw
 
 import ui
+from pagetest import open_page
 
 PAGE = "pages/1_Train.py"
 

@@ -143,7 +143,8 @@ def test_early_stopping_restores_the_best_epoch(mnist_small):
     assert len(res.history["val_loss"]) < 30
     best = int(np.argmin(res.history["val_loss"]))
     assert res.best_epoch == best + 1
-    assert res.metrics["val_loss"] == pytest.approx(res.history["val_loss"][best], rel=1e-3)  # Keras averages batch means
+    # Keras averages batch means
+    assert res.metrics["val_loss"] == pytest.approx(res.history["val_loss"][best], rel=1e-3)
 
 
 def test_diverging_training_raises_a_clear_message(mnist_small):

@@ -9,11 +9,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from imagefiles import OTHER_FORMATS, encode, make_zip, other_format
 from PIL import Image, ImageFile
 
 from aecore import uploads as U
 from aecore.images import MAX_PIXELS, prepare_image
+from imagefiles import OTHER_FORMATS, encode, make_zip, other_format
 
 # -----------------------------------------------------------------------------
 # a zip
