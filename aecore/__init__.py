@@ -1,9 +1,11 @@
 """aecore: the engine behind the latent-space explorer.
 
-Datasets (`aecore.data`), the autoencoder kinds (`aecore.models`), training
-with live progress (`aecore.train`), the weight cache under `models/`
-(`aecore.cache`), fast inference (`aecore.infer`), quality metrics
-(`aecore.metrics`) and GIF/MP4 export (`aecore.media`). It never imports
+Datasets (`aecore.data`, `aecore.builtin_data`, and users' own images in
+`aecore.images` and `aecore.uploads`), the autoencoder kinds
+(`aecore.models`), training with live progress (`aecore.train`), the weight
+cache under `models/` (`aecore.cache`, `aecore.entry_file`), fast inference
+(`aecore.infer`, `aecore.axes`), quality metrics (`aecore.metrics`) and
+GIF/MP4 export (`aecore.media`). It never imports
 Streamlit; `python -m aecore --help` is its command line.
 
 `import aecore` registers the model classes with Keras, which
