@@ -1,13 +1,17 @@
-"""Background training in the app: start a job, show it live (progress, loss curves, a Stop button), then its outcome.
+"""Starting a training in the app, and the full view of it: live progress, loss curves and Stop, then its outcome.
 
 Home's one-click default model and the Train page start a job with
-`start_job` and show it with `job_panel`; a session runs one job at a time
-(`job_running`). The job (`aecore.jobs.TrainingJob`) trains in a thread and
-stays in session state under `ui.JOB`, so it outlives reruns and page
-switches; once it has a model, the sidebar's picker makes that model active.
+`start_job` and show it with `job_panel`. The job belongs to the session's
+workspace (`workspace_ui` keeps it for the process, one running at a time per
+workspace), so it outlives reruns, page switches and reloads; every page's
+sidebar shows it while it runs, announces its end and makes its model active.
+A model trained on a built-in dataset goes to the shared cache; one trained on
+an upload, with the upload itself, to the workspace.
 """
 
 from __future__ import annotations
+
+import functools
 
 import plotly.graph_objects as go
 import streamlit as st
@@ -15,20 +19,37 @@ from plotly.subplots import make_subplots
 
 import aecore
 import ui
-from aecore.jobs import TrainingJob
+import workspace_ui
+from aecore.builtin_data import load_dataset
+from aecore.data import Dataset
+from aecore.jobs import TrainingJob, start_training
 
 
-def job_running() -> bool:
-    """Whether this session's training job is running (the buttons that start one wait for it)."""
-    job = st.session_state.get(ui.JOB)
-    return job is not None and job.running
+def start_job(config: aecore.ModelConfig, upload: Dataset | None = None, force: bool = False,
+              resume: bool = False) -> None:
+    """Start training (or resume a stopped run) in the background as the workspace's job, then run the page again
+    (its `job_panel()` and the sidebar show the job).
 
-
-def start_job(config: aecore.ModelConfig, load, force: bool = False, resume: bool = False) -> TrainingJob:
-    """Start training (or resume a stopped run) in the background; the page then calls `job_panel()`."""
-    job = TrainingJob(config, load, ui.model_cache(), force=force, resume=resume).start()
-    st.session_state[ui.JOB] = job
-    return job
+    Args:
+        config: the run's settings; `config.dataset` names the built-in dataset (loaded in the job) or the upload.
+        upload: the uploaded `Dataset` to train on, if any: it is kept in the workspace first (beside the model,
+            so its pages work after a restart) and the job reads it from there.
+        force, resume: as for `aecore.jobs.TrainingJob`.
+    When the upload cannot be kept, nothing starts and the reason is shown.
+    """
+    if upload is None:
+        load = functools.partial(load_dataset, config.dataset)
+    else:
+        try:
+            with st.spinner("Keeping your images in the workspace…"):
+                path = workspace_ui.workspace().keep_dataset(upload)
+        except (OSError, ValueError) as e:
+            st.error(f"Your images could not be kept in the workspace, so nothing was trained: {e}")
+            return
+        load = {"path": str(path), "fingerprint": upload.fingerprint}  # the job (and a worker) reads the kept file
+    job = start_training(config, load, workspace_ui.cache_for(config.dataset), force=force, resume=resume)
+    workspace_ui.set_job(job)
+    st.rerun()  # the whole page again: the sidebar (drawn before the button was pressed) shows the job too
 
 
 def loss_figure(history: dict, kind: str) -> go.Figure:
@@ -47,34 +68,23 @@ def loss_figure(history: dict, kind: str) -> go.Figure:
 
 
 def _progress_view(job: TrainingJob) -> None:
-    ev = job.latest
-    if job.state == "loading" or ev is None:
-        st.progress(0.0, text="Loading the dataset…" if job.state == "loading" else "Starting…")
-        return
-    done = min(1.0, (ev.epoch - 1 + ev.batch / max(ev.batches, 1)) / ev.epochs)
-    loss = ev.losses.get("loss", float("nan"))
-    st.progress(done, text=f"Epoch {ev.epoch}/{ev.epochs} · batch {ev.batch}/{ev.batches} · "
-                           f"loss {loss:.4f} · {ev.elapsed:.0f} s elapsed · ETA {ev.eta:.0f} s")
+    workspace_ui.progress(job)
     if job.history:
         st.plotly_chart(loss_figure(job.history, job.config.kind), key=f"live_chart_{len(job.history.get('loss', []))}")
 
 
 @st.fragment(run_every=0.5)
 def _live_panel() -> None:
-    job: TrainingJob = st.session_state[ui.JOB]
-    if not job.running:
+    job = workspace_ui.current_job()
+    if job is None or not job.running:
         st.rerun(scope="app")  # redraw the whole page: the sidebar gains the new model
-    if job.stop_event.is_set():
-        st.button("Stopping after this batch…", disabled=True, key="job_stop_wait")
-    elif st.button("Stop", key="job_stop", type="secondary",
-                   help="Stop after the current batch and keep the best weights"):
-        job.stop()
+    workspace_ui.stop_button(job, "job_stop")
     _progress_view(job)
 
 
 def job_panel() -> TrainingJob | None:
-    """Show this session's training job: live while it runs, the outcome once it ended."""
-    job: TrainingJob | None = st.session_state.get(ui.JOB)
+    """Show the workspace's training job: live while it runs, the outcome once it ended."""
+    job = workspace_ui.current_job()
     if job is None:
         return None
     if job.running:
@@ -84,6 +94,9 @@ def job_panel() -> TrainingJob | None:
         st.error(f"Training failed: {job.error}")
         return job
     entry = job.entry
+    if entry is None:  # stopped while it waited for a training slot
+        st.warning(job.error or "Stopped before it started: nothing was trained.")
+        return job
     summary = ui.metrics_line(entry.metrics)
     if job.cached:
         st.success(f"Loaded from the cache: this exact configuration was trained before ({entry.config.describe()}, "

@@ -1,23 +1,23 @@
-"""What every page of the app shares: the active model, cached loaders, and the pages' common words and widgets.
+"""What every page of the app shares: the start of a page, the active model, and the pages' common words and widgets.
 
 Pages read top to bottom (controls, a guard, the work, the display); what more
 than one page needs lives here, once, under one name:
 
-- `model_page(title)`: how a model page starts: `setup` (page config plus the
-  speed fix below), `model_picker()` (the sidebar's active model, kept when
+- `model_page(title)`: how a model page starts: `setup` (page config, the
+  speed fix below, this session's workspace from the link), `model_picker()`
+  (the sidebar: the workspace's running training, the active model, kept when
   switching pages), the guard (no model: a link to Train, then stop), the title.
 - `engine(entry)`, `held_out(entry)`, `held_out_codes(entry)`: models, data and
-  codes behind `st.cache_resource`, so a rerun never reloads or re-encodes them.
-  Everything cached for a model is keyed by `entry.version` (its key and a
-  hash of its weights), so a retrain under the same key never shows the old
-  model's pictures.
+  codes, from `workspace_ui` (cached per model folder and `entry.version`, its
+  key and a hash of its weights, so a retrain under the same key never shows
+  the old model's pictures, and one workspace's never answer for another's).
 - The pages' vocabulary: `image_uploader` and `read_upload` (one image in
   `UPLOAD_FORMATS`; the help says it is converted to h×w grayscale or RGB),
-  `invert_option` / `invert_hint`, `held_out_missing` (the "not in memory"
+  `invert_option` / `invert_hint`, `held_out_missing` (the "not available"
   notice), `pick_held_out`, `label_of` / `class_name`, `NOISE_LABELS`, `metrics_line`.
 - `show_row`, `upscale`, `png_data_uri`, `png_bytes`: image display.
-- Session-state keys: `ACTIVE` (the active model), `ADOPTED`, `JOB` (this
-  session's training job: `training_panel` starts and shows it).
+- Session-state keys: `ACTIVE` (the active model), `JOB` (the workspace's
+  training job as last seen: `training_panel` starts and shows it).
 
 Speed: Streamlit's script runner calls `keras.backend.clear_session()` and a
 full garbage collection after *every* rerun once Keras is imported (about
@@ -32,10 +32,7 @@ post-run GC. `model.predict` costs ~50 ms a call, so the pages decode through
 from __future__ import annotations
 
 import base64
-import hashlib
 import io
-import tempfile
-from pathlib import Path
 
 import numpy as np
 import streamlit as st
@@ -47,18 +44,15 @@ import aecore  # noqa: F401  (sets the Keras backend before keras is imported)
 # isort: split
 import keras
 
-from aecore.builtin_data import BUILTIN_DATASETS, list_datasets, load_dataset
-from aecore.cache import CacheError, Entry, ModelCache, Unreadable, default_dir
+import workspace_ui
+from aecore.cache import CacheError, Entry
 from aecore.data import Dataset
 from aecore.images import IMAGE_EXTENSIONS, prepare_image
 from aecore.infer import Engine
-from aecore.train import prepare_data
-from aecore.uploads import load_image_zip
 
 TRAIN_PAGE = "pages/1_Train.py"
 ACTIVE = "active_model_key"  # session_state key (not a widget key: survives page switches)
-ADOPTED = "adopted_job"  # session_state: the finished job whose model was made active (once per job)
-JOB = "training_job"  # session_state: this session's aecore.jobs.TrainingJob (see training_panel)
+JOB = workspace_ui.JOB  # session_state: the workspace's training job, as this session last saw it
 
 UPLOAD_TYPES = [ext.lstrip(".") for ext in IMAGE_EXTENSIONS]  # what an image uploader accepts
 UPLOAD_FORMATS = "PNG, JPEG, BMP, GIF or WebP"
@@ -71,154 +65,44 @@ def _keep_keras_state(*args, **kwargs) -> None:
 
 
 def setup(title: str, icon: str = "🧭") -> None:
-    """Page config and the per-rerun speed fixes. Call first on every page."""
+    """Page config, the per-rerun speed fixes and this session's workspace (its id written into the link).
+    Call first on every page."""
     st.set_page_config(page_title=f"{title} · Latent Explorer", page_icon=icon, layout="wide")
     keras.backend.clear_session = _keep_keras_state
+    workspace_ui.workspace()
 
 
-# --- cached resources ---------------------------------------------------------
-@st.cache_resource(show_spinner=False)
-def _model_cache(root: str) -> ModelCache:
-    return ModelCache(root)
+# --- models and data ----------------------------------------------------------------
+# The pages' names for the loaders; workspace_ui keys them by the model's folder (see its doc).
+engine, held_out, held_out_codes = workspace_ui.engine, workspace_ui.held_out, workspace_ui.held_out_codes
 
 
-def model_cache() -> ModelCache:
-    """The cache under `$AECORE_MODELS_DIR` (default `models/`), one object per folder."""
-    return _model_cache(str(default_dir()))
-
-
-def list_all(warn: bool = True) -> tuple[list[Entry], list[Unreadable]]:
-    """Readable cached runs (newest first) and the unreadable files, each with its reason; `warn`: say in
-    the sidebar that some files are left out (once per page: the sidebar's model picker does it)."""
-    entries, problems = model_cache().list()
+def list_all(warn: bool = True) -> tuple[list[Entry], list]:
+    """The models this session sees (newest first: the shared ones and its workspace's) and the unreadable
+    files, each as (its cache, `Unreadable` with the reason); `warn`: say in the sidebar that some files are left
+    out (once per page: the sidebar's model picker does it)."""
+    entries, problems = workspace_ui.list_models()
     if problems and warn:
         st.sidebar.warning(f"{len(problems)} file(s) in the model folder cannot be read and are left out; "
                            "the Train page lists them with their reasons and can delete them.", icon="⚠️")
     return entries, problems
 
 
-@st.cache_resource(show_spinner="Loading model…", max_entries=8)
-def _engine(root: str, key: str, version: str) -> tuple[Entry, Engine]:
-    entry = ModelCache(root).load(key)
-    return entry, Engine(entry.model)
-
-
-def engine(entry: Entry) -> tuple[Entry, Engine]:
-    """The cached entry with its model, and a compiled `Engine` around it (per version of the weights)."""
-    return _engine(str(model_cache().root), entry.key, entry.version)
-
-
-@st.cache_resource(show_spinner="Reading the images…", max_entries=2)
-def _read_zip(digest: str, name: str, size: int, channels: int, _data: bytes) -> tuple[Dataset | None, str]:
-    named = io.BytesIO(_data)
-    named.name = name  # the dataset is named after the uploaded file
-    try:
-        return load_image_zip(named, size, channels), ""
-    except ValueError as e:
-        return None, str(e)
-
-
-def read_zip(uploaded, size: int, channels: int) -> Dataset | None:
-    """An uploaded .zip as a Dataset, decoded once per content, size and colour (a refusal is remembered too);
-    None with the reason shown when it cannot be used."""
-    data = uploaded.getvalue()
-    ds, problem = _read_zip(hashlib.sha256(data).hexdigest(), uploaded.name, size, channels, data)
-    if problem:
-        st.error(f"{uploaded.name}: {problem}")
-    return ds
-
-
-@st.cache_resource(show_spinner=False, max_entries=16)
-def _uploaded_datasets() -> dict:
-    return {}
-
-
-def remember_dataset(ds: Dataset) -> None:
-    """Keep an uploaded dataset in memory so other pages can show its held-out images."""
-    _uploaded_datasets()[ds.fingerprint] = ds
-
-
-@st.cache_resource(show_spinner="Loading held-out images…", max_entries=8)
-def _held_out(dataset: str, fingerprint: str, limit: int | None, val_fraction: float) -> Dataset | None:
-    ds = _uploaded_datasets().get(fingerprint)
-    if ds is None:
-        if dataset not in BUILTIN_DATASETS:
-            return None
-        ds = load_dataset(dataset)
-    cfg = aecore.ModelConfig(dataset=dataset, limit=limit, val_fraction=val_fraction)
-    return prepare_data(cfg, ds)[1]
-
-
-def held_out(entry: Entry) -> Dataset | None:
-    """The entry's validation images (the same deterministic split as in training), or None."""
-    c = entry.config
-    try:
-        return _held_out(c.dataset, c.dataset_fingerprint, c.limit, c.val_fraction)
-    except (ValueError, RuntimeError) as e:
-        st.warning(f"The held-out images of {c.dataset!r} could not be loaded: {e}")
-        return None
-
-
-@st.cache_resource(show_spinner=False, max_entries=8)
-def _builtin_fingerprint(name: str) -> str:
-    return load_dataset(name).fingerprint
-
-
-def builtin_fingerprint(name: str) -> str | None:
-    """The content fingerprint of a built-in dataset that loads offline (None otherwise: no page view
-    may start a download)."""
-    offline = {d["name"]: d["available_offline"] for d in list_datasets()}
-    if not offline.get(name):
-        return None
-    try:
-        return _builtin_fingerprint(name)
-    except (ValueError, RuntimeError):
-        return None
-
-
-@st.cache_resource(show_spinner="Encoding the held-out set…", max_entries=8)
-def _held_out_codes(version: str, _entry: Entry) -> np.ndarray | None:
-    entry, eng = engine(_entry)
-    val = held_out(entry)
-    return None if val is None else eng.encode(val.images)
-
-
-def held_out_codes(entry: Entry) -> np.ndarray | None:
-    """Codes of the entry's held-out images (computed once per version of the model)."""
-    return _held_out_codes(entry.version, entry)
-
-
-@st.cache_data(show_spinner="Exporting…", max_entries=4)
-def _keras_file(root: str, key: str, version: str) -> bytes:
-    with tempfile.TemporaryDirectory() as tmp:
-        return ModelCache(root).export_keras(key, Path(tmp) / "model.keras").read_bytes()
-
-
-def keras_file(entry: Entry) -> bytes:
-    """The model as a standalone .keras file (opens with keras.saving.load_model in safe mode), per version."""
-    return _keras_file(str(model_cache().root), entry.key, entry.version)
-
-
-def forget_models() -> None:
-    """Drop loaded models, codes and exports (after a delete: they are keyed by version, so a retrain
-    never needs this)."""
-    _engine.clear()
-    _held_out_codes.clear()
-    _keras_file.clear()
-
-
 # --- the active model -----------------------------------------------------------
 def model_picker() -> Entry | None:
-    """Sidebar selector of the active model; returns its entry (without weights) or None."""
+    """The sidebar: the workspace's training job (progress and Stop while it runs; its end announced once, its
+    model then active), the selector of the active model, the workspace's note. Returns the active entry
+    (without weights) or None. Only this session's models answer: a key of another workspace is not one."""
+    just_trained = workspace_ui.job_sidebar()
+    if just_trained is not None:
+        st.session_state[ACTIVE] = just_trained
     entries = list_all()[0]
     st.sidebar.header("Active model")
     if not entries:
         st.sidebar.info("No trained model yet.")
+        workspace_ui.workspace_note()
         return None
     keys = [e.key for e in entries]
-    job = st.session_state.get(JOB)
-    if job is not None and job.entry is not None and st.session_state.get(ADOPTED) is not job:
-        st.session_state[ACTIVE], st.session_state[ADOPTED] = job.entry.key, job  # a model just trained is active
     if st.session_state.get(ACTIVE) not in keys:
         st.session_state[ACTIVE] = keys[0]
     by_key = {e.key: e for e in entries}
@@ -230,7 +114,10 @@ def model_picker() -> Entry | None:
     st.sidebar.selectbox("Model", keys, key="sidebar_model", on_change=_changed,
                          format_func=lambda k: by_key[k].label())
     entry = by_key[st.session_state[ACTIVE]]
-    st.sidebar.caption(f"**{entry.config.describe()}**  \n{metrics_line(entry.metrics)}  \n{entry.status()}")
+    where = "shared with everyone" if workspace_ui.is_shared(entry) else "private to this workspace"
+    st.sidebar.caption(f"**{entry.config.describe()}**  \n{metrics_line(entry.metrics)}  \n{entry.status()} · "
+                       f"{where}")
+    workspace_ui.workspace_note()
     return entry
 
 
@@ -243,7 +130,7 @@ def metrics_line(m: dict) -> str:
 def _link_to_train(label: str) -> None:
     """A link to the Train page; plain text when a page runs on its own (no page registry)."""
     try:
-        st.page_link(TRAIN_PAGE, label=label, icon="🏋️")
+        st.page_link(TRAIN_PAGE, label=label, icon="🏋️", query_params=workspace_ui.link_params())
     except StreamlitAPIException:  # `streamlit run pages/x.py` or AppTest.from_file(page)
         st.caption("Open the **Train** page from the sidebar of the app (`streamlit run app.py`).")
 
@@ -270,10 +157,10 @@ def model_page(title: str) -> tuple[Entry, Engine]:
 
 # --- the held-out images --------------------------------------------------------------
 def held_out_missing(entry: Entry, consequence: str) -> None:
-    """Say that the entry's held-out images are not in memory (a model trained on an upload of an earlier
-    session); `consequence` continues the sentence, e.g. ", so there is nothing to plot."."""
-    st.info(f"The held-out images of **{entry.config.dataset}** are not in memory (uploaded data from an earlier "
-            f"session){consequence}")
+    """Say that the entry's held-out images are not available (a model trained on an upload that was not kept
+    with it); `consequence` continues the sentence, e.g. ", so there is nothing to plot."."""
+    st.info(f"The held-out images of **{entry.config.dataset}** are not available (the uploaded images were not "
+            f"kept with this model){consequence}")
 
 
 def class_name(ds: Dataset, c: int) -> str:

@@ -5,6 +5,11 @@ shows its progress on stderr (a live bar on a terminal, one line per epoch in
 a log file or pipe) and prints the cache key as its last line on stdout, so
 `KEY=$(python -m aecore train ... | tail -n 1)` works in scripts. Errors are
 one line on stderr and a non-zero exit, never a traceback.
+
+`train --cluster ADDRESS` (or `AECORE_CLUSTER=ADDRESS`) trains in a worker of
+that Dask cluster instead of this process (`--cluster local`: a local one
+started for the run), with the same progress output and Ctrl-C behaviour; see
+`aecore.cluster`.
 """
 
 from __future__ import annotations
@@ -78,6 +83,10 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--resume", action="store_true",
                    help="continue a stopped run of this configuration (Ctrl-C stops one and keeps it) from its "
                         "weights and optimizer state")
+    t.add_argument("--cluster", metavar="ADDRESS",
+                   help="train in a worker of the Dask cluster at ADDRESS (tcp://host:8786), or of a local one "
+                        "started for this run (local); default: $AECORE_CLUSTER when set, else in this process "
+                        "(off)")
     t.add_argument("--quiet", action="store_true",
                    help="no progress (else a live bar on a terminal, one line per epoch when stderr is a file or pipe)")
 
@@ -208,6 +217,30 @@ def _import_tensorflow_quietly() -> None:
         os.close(saved)
 
 
+def _cluster_address(args) -> str | None:
+    """Where `train` trains: a scheduler address or "local" (a cluster started for this run), or None for this
+    process: `--cluster`, else `$AECORE_CLUSTER` when set; "off" (or nothing) is this process."""
+    from .cluster import CLUSTER_ENV, OFF
+
+    where = (args.cluster if args.cluster is not None else os.environ.get(CLUSTER_ENV, "")).strip()
+    return None if where.lower() in ("", OFF) else where
+
+
+def _train_on_cluster(where: str, cfg: ModelConfig, ds, cache, args):
+    """`train` through the cluster: the same progress on stderr, Ctrl-C stops the run (and keeps it) as in-process."""
+    from .cluster import get_client
+    from .jobs import ClusterJob
+
+    job = ClusterJob(cfg, ds, cache, force=args.force, resume=args.resume,
+                     callbacks=_progress_callbacks(args.quiet), client=get_client(where)).start()
+    with _interrupt_stops(job.stop_event):
+        while not job.wait(0.2):  # a short wait, so that Ctrl-C is handled at once
+            pass
+    if job.entry is None:
+        raise RuntimeError(job.error or f"Expected the trained entry, received none (job {job.state}).")
+    return job.entry, job.cached
+
+
 def _is_key(text: str) -> bool:
     return len(text) == 16 and all(c in "0123456789abcdef" for c in text)
 
@@ -244,10 +277,14 @@ def run(argv: list[str] | None = None) -> int:
         if stopped is not None and not args.resume and not args.force:
             print(f"note: a run of this configuration was {stopped.status()}; training from scratch "
                   f"(pass --resume to continue it)", file=sys.stderr)
-        stop = threading.Event()
-        with _interrupt_stops(stop):
-            entry, cached = cache_mod.train_or_load(cfg, ds, cache, callbacks=_progress_callbacks(args.quiet),
-                                                    stop_event=stop, force=args.force, resume=args.resume)
+        where = _cluster_address(args)
+        if where is None:
+            stop = threading.Event()
+            with _interrupt_stops(stop):
+                entry, cached = cache_mod.train_or_load(cfg, ds, cache, callbacks=_progress_callbacks(args.quiet),
+                                                        stop_event=stop, force=args.force, resume=args.resume)
+        else:
+            entry, cached = _train_on_cluster(where, cfg, ds, cache, args)
         outcome = "cached" if cached else "trained" if entry.complete else "stopped"
         print(f"{outcome}: {entry.config.describe()} ({entry.status()})  "
               + " ".join(f"{k}={v:.4g}" for k, v in entry.metrics.items()))

@@ -201,24 +201,149 @@ def _one_line(e):
     return f"{name}: {text}" if text else name
 
 
-# -----------------------------------------------------------------------------
-# TEMPORARY re-exports until callers move (remove before commit): ui.py, pages/, aecore/cli.py, home.py and
-# bench/common.py still read these names from aecore.data. Looked up on first use (PEP 562), not imported here:
-# the loader modules import this one, so an import at the bottom would be circular.
-_MOVED = {
-    "builtin_data": ("BUILTIN_DATASETS", "DATA_DIR_ENV", "DIGITS_CLASSES", "FASHION_CLASSES", "MNIST_CLASSES",
-                     "OLIVETTI_CLASSES", "list_datasets", "load_dataset", "locate"),
-    "images": ("IMAGE_EXTENSIONS", "IMAGE_FORMATS", "MAX_PIXELS", "prepare_image"),
-    "uploads": ("MAX_FILES", "MAX_RATIO", "MAX_TOTAL_BYTES", "MAX_TOTAL_PIXELS", "MAX_ZIP_ENTRIES",
-                "load_image_folder", "load_image_zip"),
-}
+
+# --- a Dataset as a file: how a training worker reads the data the app loaded --------------------------------------
+DATASET_FORMAT = "aecore-dataset"
+DATASET_FORMAT_VERSION = 1
+MAX_SAVED_VALUES = 3 * 20_000 * 256 * 256  # the largest upload (aecore.uploads' pixel cap, RGB): bigger is refused
+_MAX_META_CHARS = 4_000_000  # name, description, source, class names: a few MB at most
 
 
-def __getattr__(name):
-    """aecore.data.<moved name> -> the name from the module it moved to."""
-    for module, names in _MOVED.items():
-        if name in names:
-            import importlib
+def save_dataset(ds, path):
+    """Write `ds` as a compressed `.npz` (no pickle), atomically; `load_dataset_file` reads it back.
 
-            return getattr(importlib.import_module(f"{__package__}.{module}"), name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    The images are stored as uint8 when that is lossless (every value is k/255,
+    as for MNIST and uploads), else as float32, so the content and therefore
+    the fingerprint round-trip exactly. Stored: images, labels (when there are
+    any), and a JSON record with name, description, source, class names and
+    fingerprint.
+
+    Args:
+        ds: a `Dataset`.
+        path: the file to write (its folder must exist); replaced atomically.
+    Returns:
+        `path` as a `pathlib.Path`.
+    """
+    import json
+    import os
+    import tempfile
+    from pathlib import Path
+
+    if not isinstance(ds, Dataset):
+        raise ValueError(f"Expected an aecore.data.Dataset, received {type(ds).__name__}.")
+    path = Path(path)
+    quantized = np.round(ds.images * np.float32(255.0)).astype(np.uint8)
+    lossless = np.array_equal(quantized.astype(np.float32) / np.float32(255.0), ds.images)
+    meta = {"format": DATASET_FORMAT, "version": DATASET_FORMAT_VERSION, "name": ds.name,
+            "description": ds.description, "source": ds.source, "class_names": list(ds.class_names),
+            "fingerprint": ds.fingerprint}
+    arrays = {"images": quantized if lossless else ds.images, "meta": np.array(json.dumps(meta))}
+    if ds.labels is not None:
+        arrays["labels"] = ds.labels
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}-", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            np.savez_compressed(f, **arrays)
+        os.chmod(tmp, 0o666 & ~_umask())
+        os.replace(tmp, path)
+    finally:
+        Path(tmp).unlink(missing_ok=True)
+    return path
+
+
+def _umask():
+    import os
+
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+def _read_npy(zf, member, kinds, max_values):
+    """One array of a zip of .npy files, its header checked before any data is read (dtype kind in `kinds`,
+    at most `max_values` values), then exactly the bytes the header announces: no pickle, no bomb."""
+    from numpy.lib import format as npy
+
+    with zf.open(member) as f:
+        version = npy.read_magic(f)
+        if version not in ((1, 0), (2, 0)):
+            raise ValueError(f"Expected .npy format 1.0 or 2.0 for {member}, received {version}")
+        read_header = npy.read_array_header_1_0 if version == (1, 0) else npy.read_array_header_2_0
+        shape, fortran, dtype = read_header(f)
+        if dtype.kind not in kinds or dtype.hasobject:
+            raise ValueError(f"Expected {member} of dtype kind {'/'.join(kinds)}, received {dtype}")
+        count = int(np.prod(shape, dtype=np.int64)) if shape else 1
+        if count > max_values:
+            raise ValueError(f"Expected at most {max_values:,} values in {member}, received shape {shape}")
+        out = np.empty(count, dtype=dtype)
+        view, got = memoryview(out).cast("B"), 0
+        while got < out.nbytes:
+            n = f.readinto(view[got:])
+            if not n:
+                break
+            got += n
+        if got != out.nbytes or f.read(1):
+            raise ValueError(f"Expected {out.nbytes} bytes of data in {member}, received "
+                             f"{got if got != out.nbytes else 'more'}")
+    return out.reshape(shape, order="F" if fortran else "C")
+
+
+def load_dataset_file(path):
+    """Read a file `save_dataset` wrote, treating it as hostile until it has been checked.
+
+    Nothing is unpickled; every array's dtype and size are checked from its
+    header before its data is read; the members must be exactly images, meta
+    and (optionally) labels; the content is validated like any loader's
+    (`dataset_from_arrays`) and its fingerprint must equal the stored one.
+
+    Args:
+        path: a `.npz` file written by `save_dataset`.
+    Returns:
+        the `Dataset`, with the name, description, source, class names and
+        fingerprint it was saved with.
+    Raises:
+        ValueError: the file is not such a file, or it was changed or damaged
+            (the message says what was expected and what was found).
+    """
+    import json
+    import zipfile
+    from pathlib import Path
+
+    path = Path(path)
+    try:
+        with zipfile.ZipFile(path) as zf:
+            names = set(zf.namelist())
+            if not {"images.npy", "meta.npy"} <= names <= {"images.npy", "meta.npy", "labels.npy"}:
+                raise ValueError(f"Expected the members images.npy, meta.npy and optionally labels.npy, "
+                                 f"received {sorted(names)[:6]}")
+            meta_array = _read_npy(zf, "meta.npy", "U", _MAX_META_CHARS)
+            images = _read_npy(zf, "images.npy", "uf", MAX_SAVED_VALUES)
+            labels = _read_npy(zf, "labels.npy", "iu", MAX_SAVED_VALUES) if "labels.npy" in names else None
+    except (OSError, EOFError, zipfile.BadZipFile, ValueError, TypeError, SyntaxError) as e:
+        raise ValueError(f"Expected an aecore dataset file (.npz), received {path.name} that cannot be read "
+                         f"({_one_line(e)}).") from None
+    try:
+        if meta_array.shape != ():
+            raise ValueError(f"a record of shape {meta_array.shape}")
+        meta = json.loads(str(meta_array[()]))
+        if not isinstance(meta, dict) or meta.get("format") != DATASET_FORMAT:
+            raise ValueError("a record that is not an aecore dataset's")
+        fields = {k: meta.get(k) for k in ("name", "description", "source", "fingerprint")}
+        class_names = meta.get("class_names")
+        if not all(isinstance(v, str) for v in fields.values()) or not isinstance(class_names, list) \
+                or not all(isinstance(c, str) for c in class_names):
+            raise ValueError("a record whose name, description, source, fingerprint or class names are not text")
+    except ValueError as e:  # json.JSONDecodeError is a ValueError
+        raise ValueError(f"Expected an aecore dataset file (.npz) with its JSON record, received {path.name} "
+                         f"with {_one_line(e)}.") from None
+    if meta.get("version") != DATASET_FORMAT_VERSION:
+        raise ValueError(f"Expected dataset file format version {DATASET_FORMAT_VERSION}, received "
+                         f"{meta.get('version')!r} in {path.name}.")
+    if images.dtype not in (np.uint8, np.float32):
+        raise ValueError(f"Expected images of dtype uint8 or float32 in {path.name}, received {images.dtype}.")
+    ds = dataset_from_arrays(images, labels, class_names if labels is not None else None, name=fields["name"],
+                             description=fields["description"], source=fields["source"])
+    if ds.fingerprint != fields["fingerprint"]:
+        raise ValueError(f"Expected content with the fingerprint stored in {path.name} ({fields['fingerprint']!r}), "
+                         f"received content whose fingerprint is {ds.fingerprint!r}: the file was changed or damaged.")
+    return ds

@@ -13,18 +13,17 @@ opens the Latent Slider page in headless Chromium ($AECORE_BROWSER, default
   to its code" button (outside the fragment) until the decoded image changed
   and loaded.
 
-Both clocks run inside the page (`performance.now()`): t0 in a capture-phase
-listener of the trusted keydown / click event, t1 in the new image's load
-event (a MutationObserver watches for the new src), so Playwright's round
-trips are not in the numbers. Moves are paced like a person (--pause-ms after
-the previous move's rerun finished). The README's screenshots are bench/screenshots.py's.
+Both clocks run inside the page (`performance.now()`; tests/serving.py's ARM,
+which bench_load.py uses too): t0 in a capture-phase listener of the trusted
+keydown / click event, t1 in the new image's load event (a MutationObserver
+watches for the new src), so Playwright's round trips are not in the numbers.
+Moves are paced like a person (--pause-ms after the previous move's rerun
+finished). The README's screenshots are bench/screenshots.py's.
 """
 
 from __future__ import annotations
 
 import argparse
-import os
-import platform
 import statistics
 import sys
 import time
@@ -32,44 +31,19 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the repository root: `tests.serving`
 
-from tests.serving import open_latent_slider, require_browser, scratch, settle, train_with_cli  # noqa: E402
-
-QUICK = ["--kind", "vae", "--arch", "conv", "--latent-dim", "2", "--epochs", "2", "--limit", "2000"]
-
-# The decoded image of the Latent Slider page: the st.image whose caption starts with "decode(z)".
-FIND_IMG = """() => [...document.querySelectorAll('[data-testid=stImage]')]
-    .filter(f => f.innerText.includes('decode(z)')).map(f => f.querySelector('img'))[0]"""
-
-# Arm a timer: t0 at the next trusted `eventType` event (capture phase, before React sees it), t1 when the
-# decoded image's src differs from the current one and that image has loaded. window.__lat resolves to t1 - t0.
-ARM = """([eventType, timeoutMs]) => {
-  const findImg = __FIND_IMG__;
-  const old = findImg().src;
-  let t0 = null;
-  const onEvent = e => { if (t0 === null) t0 = performance.now(); };
-  window.addEventListener(eventType, onEvent, {capture: true, once: true});
-  window.__lat = new Promise((resolve, reject) => {
-    let done = false;
-    const finish = () => {
-      if (done) return;
-      const img = findImg();
-      if (!img || img.src === old) return;
-      const stop = () => {
-        if (done) return;
-        done = true; obs.disconnect(); clearTimeout(timer);
-        resolve(performance.now() - t0);
-      };
-      if (img.complete && img.naturalWidth > 0) stop();
-      else img.addEventListener('load', stop, {once: true});
-    };
-    const obs = new MutationObserver(finish);
-    obs.observe(document.querySelector('[data-testid=stMain]'),
-                {subtree: true, childList: true, attributes: true, attributeFilter: ['src']});
-    const timer = setTimeout(() => { obs.disconnect(); reject(new Error('no new image within ' + timeoutMs + ' ms')); },
-                             timeoutMs);
-  });
-  return old;
-}""".replace("__FIND_IMG__", FIND_IMG)
+from tests.serving import (  # noqa: E402
+    ARM,
+    LATENCY,
+    SLIDER_MODEL,
+    machine_line,
+    next_key,
+    open_latent_slider,
+    require_browser,
+    scratch,
+    settle,
+    stats,
+    train_with_cli,
+)
 
 
 def timed(page, event: str, action, timeout_ms: int = 20_000) -> float:
@@ -77,7 +51,7 @@ def timed(page, event: str, action, timeout_ms: int = 20_000) -> float:
     the newly decoded image, timed in the page by ARM; fails after `timeout_ms` (default 20 s) without one."""
     page.evaluate(ARM, [event, timeout_ms])
     action()
-    return float(page.evaluate("() => window.__lat"))
+    return float(page.evaluate(LATENCY))
 
 
 def measure_slider(page, moves: int, pause: float) -> list[float]:
@@ -88,11 +62,7 @@ def measure_slider(page, moves: int, pause: float) -> list[float]:
     slider.focus()
     key, out = "PageUp", []
     for _ in range(moves):
-        v = float(slider.input_value())
-        if key == "PageUp" and v >= hi - 1e-9:
-            key = "PageDown"
-        elif key == "PageDown" and v <= lo + 1e-9:
-            key = "PageUp"
+        key = next_key(key, float(slider.input_value()), lo, hi)
         out.append(timed(page, "keydown", lambda k=key: page.keyboard.press(k)))
         settle(page)
         time.sleep(pause)
@@ -119,14 +89,6 @@ def measure_full_rerun(page, moves: int, pause: float) -> list[float]:
     return out
 
 
-def stats(name: str, xs: list[float]) -> str:
-    """The result line `name median=… p90=… min=… max=… n=…` of the milliseconds `xs`."""
-    xs = sorted(xs)
-    p90 = xs[min(len(xs) - 1, int(round(0.9 * (len(xs) - 1))))]
-    return (f"{name} median={statistics.median(xs):.1f} p90={p90:.1f} min={xs[0]:.1f} max={xs[-1]:.1f} "
-            f"n={len(xs)}")
-
-
 def main(argv=None) -> None:
     """Parse the options (--models-dir, default a fresh temporary folder; --moves, default 30; --pause-ms,
     default 300), make sure a model exists, measure both paths and print the result lines."""
@@ -136,16 +98,11 @@ def main(argv=None) -> None:
     ap.add_argument("--pause-ms", type=int, default=300, help="pause between moves, like a person's pace")
     args = ap.parse_args(argv)
     require_browser()
-
-    import streamlit
-
     with scratch(args.models_dir, "slider_bench_") as (models, log):
-        key = None if any(models.glob("*.npz")) else train_with_cli(models, QUICK)
+        key = None if any(models.glob("*.npz")) else train_with_cli(models, SLIDER_MODEL)
         with open_latent_slider(models, log, key) as (_, browser, page):
             active = page.locator(".st-key-sidebar_model input[role=combobox]").input_value()
-            print(f"python {platform.python_version()} · streamlit {streamlit.__version__} · "
-                  f"chromium {browser.version} (headless) · playwright "
-                  f"{__import__('importlib.metadata').metadata.version('playwright')} · {os.cpu_count()} CPUs")
+            print(machine_line(browser.version))
             print(f"model: {active}")
             pause = args.pause_ms / 1000
             measure_slider(page, 3, pause)  # warm-up (first decode, image element, caches)

@@ -11,7 +11,8 @@ import streamlit as st
 
 import training_panel
 import ui
-from aecore.builtin_data import BUILTIN_DATASETS, list_datasets, load_dataset
+import workspace_ui
+from aecore.builtin_data import BUILTIN_DATASETS, list_datasets
 from aecore.cache import CacheError, stopped_run
 from aecore.config import ModelConfig
 from aecore.data import Dataset
@@ -19,7 +20,7 @@ from aecore.sizing import check_fits
 
 KIND_LABELS = {"ae": "Autoencoder", "dae": "Denoising AE", "sparse": "Sparse AE", "vae": "Variational AE (VAE)"}
 UPLOAD = "Upload your own images (.zip)"
-DELETED = "trn_deleted"  # session_state: what the last delete removed, said once
+DELETED = "trn_deleted"  # session_state: (done, what the last delete removed or why it did not), said once
 DEFAULTS = ModelConfig()
 
 
@@ -97,16 +98,19 @@ def advanced(kind: str) -> tuple[dict, bool]:
 
 
 def uploaded_images() -> Dataset | None:
-    """Size, colour and the .zip of the user's images; the dataset (kept for the other pages) or None."""
+    """Size, colour and the .zip of the user's images (decoded once, for this workspace only); the dataset or
+    None."""
     c1, c2 = st.columns(2)
     size = c1.selectbox("Resize to", [28, 32, 64], key="trn_size")
     channels = c2.radio("Colour", [1, 3], horizontal=True, key="trn_channels",
                         format_func={1: "Grayscale", 3: "RGB"}.get)
     zip_file = st.file_uploader("A .zip of PNG/JPEG/BMP/GIF/WebP images; sub-folders become labels",
                                 type=["zip"], key="trn_zip")
-    ds = ui.read_zip(zip_file, size, channels) if zip_file is not None else None  # once per file, size, colour
+    st.caption("Your images, and the models trained on them, belong to this workspace: nobody else using this app "
+               "sees them. They are kept with the model, so its pages work again when you come back by this link.")
+    ds = workspace_ui.read_zip(zip_file, size, channels) if zip_file is not None else None
     if ds is not None:
-        ui.remember_dataset(ds)
+        workspace_ui.remember_upload(ds)  # kept again if a model of the workspace was trained on it
         classes = f" in {len(ds.class_names)} classes" if ds.labels is not None else " (no labels)"
         st.success(f"{len(ds)} images{classes}, {size}×{size}×{channels}.")
         if ds.skipped:
@@ -135,47 +139,53 @@ def configuration(settings: dict, upload: Dataset | None) -> tuple[ModelConfig |
 
 def train_buttons(config: ModelConfig, upload: Dataset | None, force: bool) -> None:
     """Train, or (when this exact configuration was stopped before) Resume / Train from scratch."""
-    load = (lambda: upload) if upload is not None else (lambda: load_dataset(config.dataset))  # in the job's thread
-    busy = training_panel.job_running()
-    fingerprint = upload.fingerprint if upload is not None else ui.builtin_fingerprint(config.dataset)
-    stopped = stopped_run(config, fingerprint, ui.model_cache()) if fingerprint and not force else None
+    busy = workspace_ui.job_running()
+    fingerprint = upload.fingerprint if upload is not None else workspace_ui.builtin_fingerprint(config.dataset)
+    cache = workspace_ui.cache_for(config.dataset)  # shared for a built-in dataset, else the workspace's
+    stopped = stopped_run(config, fingerprint, cache) if fingerprint and not force else None
     if stopped is not None:
         st.info(f"A run of exactly this configuration was {stopped.status()}. Resume it from its weights and "
                 f"optimizer state, or train from scratch (which replaces it).")
         c1, c2 = st.columns(2)
         if c1.button(f"Resume ({stopped.config.epochs - stopped.epochs_done} epochs to go)", type="primary",
                      key="trn_resume", disabled=busy):
-            training_panel.start_job(config, load, resume=True)
+            training_panel.start_job(config, upload, resume=True)
         if c2.button("Train from scratch", key="trn_go", disabled=busy):
-            training_panel.start_job(config, load)
+            training_panel.start_job(config, upload)
     elif st.button("Train", type="primary", key="trn_go", disabled=busy):
-        training_panel.start_job(config, load, force=force)
+        training_panel.start_job(config, upload, force=force)
 
 
 # --- the cached models ---------------------------------------------------------------------
 def unreadable_files(unreadable) -> None:
-    """The files in the model folder that cannot be read, each with its reason and a Delete button."""
+    """The files in the model folders (shared, the workspace's) that cannot be read, each with its reason and a
+    Delete button."""
     with st.expander(f"{len(unreadable)} unreadable file(s) in the model folder", expanded=True):
-        for i, bad in enumerate(unreadable):
+        for i, (cache, bad) in enumerate(unreadable):
             c1, c2 = st.columns([5, 1])
             c1.caption(f"`{bad.name}`: {bad.reason}")
             if c2.button("Delete", key=f"trn_delete_bad_{i}"):
-                ui.model_cache().delete_file(bad.name)
-                st.session_state[DELETED] = f"Deleted the unreadable file {bad.name}."
+                cache.delete_file(bad.name)
+                st.session_state[DELETED] = True, f"Deleted the unreadable file {bad.name}."
                 st.rerun()
 
 
 def delete_model(entry) -> None:
-    """Delete callback: remove the model, disarm the confirmation, say what went."""
-    ui.model_cache().delete(entry.key)
-    ui.forget_models()
+    """Delete callback: remove the model (not while any session trains it), disarm the confirmation, say what
+    went."""
+    try:
+        workspace_ui.delete(entry)
+        st.session_state[DELETED] = True, f"Deleted {entry.label()}."
+    except ValueError as e:
+        st.session_state[DELETED] = False, str(e)
     st.session_state["trn_delete_confirm"] = False
-    st.session_state[DELETED] = f"Deleted {entry.label()}."
 
 
 def manage(entries) -> None:
-    """The table of cached models; download or delete the one picked."""
-    st.dataframe([{"key": e.key, "model": e.config.describe(), "epochs": e.epochs_done,
+    """The table of the models this session sees; download or delete the one picked (a shared one is deleted for
+    everyone: the confirmation says so)."""
+    st.dataframe([{"key": e.key, "model": e.config.describe(),
+                   "where": "shared" if workspace_ui.is_shared(e) else "this workspace", "epochs": e.epochs_done,
                    "status": e.status(), "MSE": round(e.metrics.get("mse", float("nan")), 4),
                    "PSNR dB": round(e.metrics.get("psnr", float("nan")), 2)} for e in entries],
                  hide_index=True, width="stretch")
@@ -183,12 +193,17 @@ def manage(entries) -> None:
     picked = by_key[st.selectbox("Model", list(by_key), format_func=lambda k: by_key[k].label(), key="trn_manage")]
     c1, c2 = st.columns(2)
     try:
-        c1.download_button("Download .keras", ui.keras_file(picked),
+        c1.download_button("Download .keras", workspace_ui.keras_file(picked),
                            file_name=f"{picked.config.kind}-{picked.config.dataset}-{picked.key}.keras",
                            mime="application/octet-stream", key="trn_download")
     except CacheError as e:
         c1.error(str(e))
-    confirm = c2.checkbox("Yes, delete it", key="trn_delete_confirm")
+    shared = workspace_ui.is_shared(picked)
+    confirm = c2.checkbox("Yes, delete it for everyone" if shared else "Yes, delete it", key="trn_delete_confirm",
+                          help="A model on a built-in dataset is shared: every workspace lists it and loses it."
+                          if shared else "It belongs to this workspace only.")
+    if shared and confirm:
+        c2.warning("This model is shared with everyone using this app: deleting it removes it for all of them.")
     c2.button("Delete", key="trn_delete", disabled=not confirm, on_click=delete_model, args=(picked,))
 
 
@@ -215,11 +230,13 @@ training_panel.job_panel()
 st.divider()
 st.subheader("Cached models")
 if st.session_state.get(DELETED):
-    st.success(st.session_state.pop(DELETED))
+    done, said = st.session_state.pop(DELETED)
+    (st.success if done else st.error)(said)
 entries, unreadable = ui.list_all(warn=False)
 if unreadable:
     unreadable_files(unreadable)
 if not entries:
-    st.info("No cached models yet.")
+    st.info("No cached models yet. Models on the built-in datasets are shared with everyone; models trained "
+            "on your uploads belong to this workspace.")
     st.stop()
 manage(entries)

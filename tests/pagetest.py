@@ -9,19 +9,22 @@ from PIL import Image
 from streamlit.testing.v1 import AppTest
 
 import ui
+from aecore.workspace import new_id
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def open_page(name: str, monkeypatch, models_dir, entry=None) -> AppTest:
-    """Run a page once, with models cached in `models_dir` and `entry` (if any) as the active model.
+def open_page(name: str, monkeypatch, models_dir, entry=None, workspace: str | None = None) -> AppTest:
+    """Run a page once, with models cached in `models_dir`, `entry` (if any) as the active model, in a workspace.
 
     Args:
         name: the script, from the repository root: "app.py" (Home, through the app's navigation) or a page
             such as "pages/2_Reconstruct.py" (run on its own).
+        workspace: the workspace id in the link (`?ws=`), as a reload or a shared link gives it. Default: a new one.
     """
     monkeypatch.setenv("AECORE_MODELS_DIR", str(models_dir))
     at = AppTest.from_file(str(ROOT / name), default_timeout=120)
+    at.query_params["ws"] = workspace or new_id()
     if entry is not None:
         at.session_state[ui.ACTIVE] = entry.key
     return at.run()

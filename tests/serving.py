@@ -8,7 +8,13 @@ default /usr/bin/chromium; Playwright never downloads a browser of its own).
 The rest are the steps the bench scripts share: their scratch folders, train
 a model with the CLI, wait for a rerun to finish, switch page, pick the active
 model, and `open_latent_slider()`, which puts the server, the browser and the
-page together.
+page together; the in-page slider clock (`ARM`: trusted key event -> the new
+decoded image loaded, `performance.now()` on both ends), the PageUp/PageDown
+walk along a slider (`next_key`), the result line of a list of milliseconds
+(`stats`) and the machine line (`machine_line`). The load bench drives many
+sessions at once with Playwright's async API: `async_chromium`, `settle_async`,
+`go_async` and `choose_model_async` are the async twins of the steps above
+(same selectors, written once here).
 
 The tests import it as `serving` (tests/ is on their path, like `pagetest`);
 scripts in bench/ put the repository root on `sys.path` and import
@@ -24,13 +30,15 @@ import sys
 import tempfile
 import time
 import urllib.request
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from playwright.async_api import Browser as AsyncBrowser
+    from playwright.async_api import Page as AsyncPage
     from playwright.sync_api import Browser, Page
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -40,6 +48,18 @@ STARTUP_S = 60  # the server must answer /_stcore/health within this
 STOP_S = 15  # after SIGTERM, the server's process group gets this long before SIGKILL
 LOG_TAIL = 4000  # characters of the server log shown when something fails
 VIEWPORT = {"width": 1400, "height": 1000}
+
+# The small model the slider benches train with the CLI (a conv VAE with a 2-D code; 10-25 s on 2 cores).
+SLIDER_MODEL = ["--kind", "vae", "--arch", "conv", "--latent-dim", "2", "--epochs", "2", "--limit", "2000"]
+
+# A settled page: connected, no script run in progress (SETTLED), and no 'Running…' status widget (RUNNING).
+SETTLED = ("[data-testid=stApp][data-test-connection-state=CONNECTED]",
+           "[data-testid=stApp][data-test-script-state=notRunning]")
+RUNNING = "[data-testid=stStatusWidget]"
+MODEL_BOX = ".st-key-sidebar_model input[role=combobox]"  # the sidebar's active-model selectbox
+MODEL_IS = "k => document.querySelector('.st-key-sidebar_model input').value.includes(k)"
+# What a page shows when something went wrong: an exception, or an st.error alert.
+ERROR_ELEMENTS = "[data-testid=stException], [data-testid=stAlertContentError]"
 
 
 def free_port() -> int:
@@ -200,31 +220,41 @@ def train_with_cli(models_dir: Path, flags: list[str]) -> str:
 def settle(page: Page, timeout: float = 120_000) -> None:
     """Wait (up to `timeout` ms, default 120 s) until the app is connected, no script run is in progress and
     no 'Running…' status widget shows."""
-    page.wait_for_selector("[data-testid=stApp][data-test-connection-state=CONNECTED]", timeout=timeout)
-    page.wait_for_selector("[data-testid=stApp][data-test-script-state=notRunning]", timeout=timeout)
-    page.wait_for_selector("[data-testid=stStatusWidget]", state="detached", timeout=timeout)
+    for selector in SETTLED:
+        page.wait_for_selector(selector, timeout=timeout)
+    page.wait_for_selector(RUNNING, state="detached", timeout=timeout)
+
+
+def nav_link(path: str) -> str:
+    """The selector of the sidebar navigation's link to the page at `path` ("" for Home: the first link)."""
+    return f'[data-testid=stSidebarNav] a[href$="/{path}"]' if path else "[data-testid=stSidebarNav] a"
+
+
+def on_page(base: str, path: str):
+    """A URL test for Playwright's wait_for_url: the page at `base`/`path`, whatever its query (the app's
+    `?ws=` workspace)."""
+    from urllib.parse import urlsplit
+
+    want = urlsplit(f"{base}/{path}")
+    return lambda url: (urlsplit(url).netloc, urlsplit(url).path.rstrip("/")) == (want.netloc, want.path.rstrip("/"))
 
 
 def go(page: Page, base: str, path: str) -> None:
     """Switch to the page at `base`/`path` (e.g. "Latent_Slider"; "" for Home) through the sidebar navigation,
     in the same session so the active model stays, and settle."""
-    if path:
-        page.locator(f'[data-testid=stSidebarNav] a[href$="/{path}"]').click()
-    else:
-        page.locator("[data-testid=stSidebarNav] a").first.click()
-    page.wait_for_url(f"{base}/{path}")
+    page.locator(nav_link(path)).first.click()
+    page.wait_for_url(on_page(base, path))
     settle(page)
 
 
 def choose_model(page: Page, key: str) -> None:
     """Make the model with cache key `key` active through the sidebar selectbox (kept across page switches)."""
-    box = page.locator(".st-key-sidebar_model input[role=combobox]")
+    box = page.locator(MODEL_BOX)
     if key[:6] in box.input_value():
         return
     box.click()
     page.get_by_role("option").filter(has_text=key[:6]).first.click()
-    page.wait_for_function("k => document.querySelector('.st-key-sidebar_model input').value.includes(k)",
-                           arg=key[:6])
+    page.wait_for_function(MODEL_IS, arg=key[:6])
     settle(page)
 
 
@@ -257,3 +287,118 @@ def open_latent_slider(models_dir: Path, log: Path, key: str | None = None) -> I
             except Exception:
                 pass
             raise
+
+
+# --- the in-page slider clock, shared by the slider benches ---------------------------------------------
+# The decoded image of the Latent Slider page: the st.image whose caption starts with "decode(z)".
+FIND_IMG = """() => [...document.querySelectorAll('[data-testid=stImage]')]
+    .filter(f => f.innerText.includes('decode(z)')).map(f => f.querySelector('img'))[0]"""
+
+# Arm a timer: t0 at the next trusted `eventType` event (capture phase, before React sees it), t1 when the
+# decoded image's src differs from the current one and that image has loaded. window.__lat resolves to t1 - t0;
+# window.__latMarks is then [t0, t1].
+ARM = """([eventType, timeoutMs]) => {
+  const findImg = __FIND_IMG__;
+  const old = findImg().src;
+  let t0 = null;
+  const onEvent = e => { if (t0 === null) t0 = performance.now(); };
+  window.addEventListener(eventType, onEvent, {capture: true, once: true});
+  window.__lat = new Promise((resolve, reject) => {
+    let done = false;
+    const finish = () => {
+      if (done) return;
+      const img = findImg();
+      if (!img || img.src === old) return;
+      const stop = () => {
+        if (done) return;
+        done = true; obs.disconnect(); clearTimeout(timer);
+        window.__latMarks = [t0, performance.now()];
+        resolve(window.__latMarks[1] - t0);
+      };
+      if (img.complete && img.naturalWidth > 0) stop();
+      else img.addEventListener('load', stop, {once: true});
+    };
+    const obs = new MutationObserver(finish);
+    obs.observe(document.querySelector('[data-testid=stMain]'),
+                {subtree: true, childList: true, attributes: true, attributeFilter: ['src']});
+    const timer = setTimeout(() => { obs.disconnect(); reject(new Error('no new image within ' + timeoutMs + ' ms')); },
+                             timeoutMs);
+  });
+  return old;
+}""".replace("__FIND_IMG__", FIND_IMG)
+LATENCY = "() => window.__lat"  # evaluate after the action: the armed timer's milliseconds
+
+
+def next_key(key: str, value: float, lo: float, hi: float) -> str:
+    """The key of the next move along a slider at `value` in [lo, hi] that walks to one end and back:
+    `key` ("PageUp" or "PageDown", a tenth of the range each), turned round at an end."""
+    if key == "PageUp" and value >= hi - 1e-9:
+        return "PageDown"
+    if key == "PageDown" and value <= lo + 1e-9:
+        return "PageUp"
+    return key
+
+
+def summary(xs: list[float]) -> dict[str, float]:
+    """median, p90 (nearest rank), min, max and n of the milliseconds `xs` (non-empty)."""
+    import statistics
+
+    xs = sorted(xs)
+    return {"median": statistics.median(xs), "p90": xs[min(len(xs) - 1, int(round(0.9 * (len(xs) - 1))))],
+            "min": xs[0], "max": xs[-1], "n": len(xs)}
+
+
+def stats(name: str, xs: list[float]) -> str:
+    """The result line `name median=… p90=… min=… max=… n=…` of the milliseconds `xs`."""
+    s = summary(xs)
+    return (f"{name} median={s['median']:.1f} p90={s['p90']:.1f} min={s['min']:.1f} max={s['max']:.1f} "
+            f"n={s['n']}")
+
+
+def machine_line(browser_version: str) -> str:
+    """Python, Streamlit, Chromium, Playwright and CPU count in one line (the benches print it first)."""
+    import platform
+    from importlib.metadata import version
+
+    return (f"python {platform.python_version()} · streamlit {version('streamlit')} · chromium {browser_version} "
+            f"(headless) · playwright {version('playwright')} · {os.cpu_count()} CPUs")
+
+
+# --- async twins, for driving many sessions at once (bench/bench_load.py) ---------------------------------
+@asynccontextmanager
+async def async_chromium(extra_args: tuple[str, ...] = (), executable: str = BROWSER) -> AsyncIterator[AsyncBrowser]:
+    """`chromium()` for Playwright's async API: one headless Chromium (BROWSER_ARGS + `extra_args`); each
+    `browser.new_context()` in it is a separate Streamlit session."""
+    from playwright.async_api import async_playwright
+
+    async with async_playwright() as p:
+        browser = await p.chromium.launch(executable_path=executable, headless=True,
+                                          args=[*BROWSER_ARGS, *extra_args])
+        try:
+            yield browser
+        finally:
+            await browser.close()
+
+
+async def settle_async(page: AsyncPage, timeout: float = 120_000) -> None:
+    """`settle()` for an async page."""
+    for selector in SETTLED:
+        await page.wait_for_selector(selector, timeout=timeout)
+    await page.wait_for_selector(RUNNING, state="detached", timeout=timeout)
+
+
+async def go_async(page: AsyncPage, base: str, path: str) -> None:
+    """`go()` for an async page: switch page through the sidebar (same session) and settle."""
+    await page.locator(nav_link(path)).first.click()
+    await page.wait_for_url(on_page(base, path))
+    await settle_async(page)
+
+
+async def choose_model_async(page: AsyncPage, key: str) -> None:
+    """`choose_model()` for an async page."""
+    box = page.locator(MODEL_BOX)
+    if key[:6] not in await box.input_value():
+        await box.click()
+        await page.get_by_role("option").filter(has_text=key[:6]).first.click()
+        await page.wait_for_function(MODEL_IS, arg=key[:6])
+        await settle_async(page)

@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from serving import BROWSER, VIEWPORT, chromium, streamlit_app
+from serving import BROWSER, VIEWPORT, chromium, on_page, streamlit_app
 
 TRAIN_S = 90  # the tiny model trains in ~10 s on 2 cores; generous for slow CI machines
 
@@ -72,7 +72,7 @@ def _type(page, key: str, value) -> None:
 def _go(page, base: str, path: str) -> None:
     """Switch page through the sidebar navigation (same session), wait for the new page's URL."""
     page.locator(f'[data-testid=stSidebarNav] a[href$="/{path}"]').click()
-    page.wait_for_url(f"{base}/{path}")
+    page.wait_for_url(on_page(base, path))  # whatever the query (the app's ?ws= workspace)
 
 
 def test_train_slide_hover_and_download_a_morph_gif(server, tmp_path):

@@ -35,8 +35,8 @@ def test_train_list_eval_morph_export_delete(tmp_path):
     key = r.stdout.strip().splitlines()[-1]
     assert len(key) == 16 and "epoch 4/4" in r.stderr  # progress bar
     again = cli("train", "--dataset", "mnist", "--kind", "vae", "--arch", "dense", "--latent-dim", "2",
-                "--epochs", "4", "--batch-size", "32", "--learning-rate", "0.003", "--hidden-units", "32", "--limit", "400",
-                "--quiet", models_dir=tmp_path)
+                "--epochs", "4", "--batch-size", "32", "--learning-rate", "0.003", "--hidden-units", "32",
+                "--limit", "400", "--quiet", models_dir=tmp_path)
     assert again.stdout.startswith("cached:") and again.stdout.strip().splitlines()[-1] == key
 
     listed = json.loads(cli("list", "--json", models_dir=tmp_path).stdout)
@@ -149,3 +149,36 @@ def test_progress_on_a_terminal_is_a_live_bar(tmp_path):
     assert proc.returncode == 0, err
     text = err.decode(errors="replace")
     assert "\r[" in text and "] epoch 2/2 loss " in text  # redrawn in place
+
+
+def test_train_through_a_cluster_prints_the_same_progress_and_ctrl_c_keeps_the_run(tmp_path):
+    """`--cluster local`: trained in a worker process of a local Dask cluster started for the run; the progress
+    lines, Ctrl-C and the entry are those of an in-process run (which resumes it)."""
+    import signal
+    import time
+
+    flags = ["train", "--dataset", "mnist", "--arch", "dense", "--latent-dim", "2", "--epochs", "40",
+             "--batch-size", "32", "--hidden-units", "32", "--limit", "400", "--patience", "0"]
+    env = {**os.environ, "AECORE_MODELS_DIR": str(tmp_path), "AECORE_MAX_TRAININGS": "1"}
+    proc = subprocess.Popen([sys.executable, "-m", "aecore", *flags, "--cluster", "local"], cwd=ROOT, env=env,
+                            text=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True)
+    err = ""
+    deadline = time.monotonic() + 120
+    while "epoch 3/40" not in err and time.monotonic() < deadline and proc.poll() is None:
+        err += os.read(proc.stderr.fileno(), 4096).decode(errors="replace")
+    os.killpg(proc.pid, signal.SIGINT)  # Ctrl-C as a terminal sends it, workers included: stop, keep the run
+    out, rest = proc.communicate(timeout=120)
+    err += rest
+    assert proc.returncode == 0, err
+    progress = [line.split()[1] for line in err.splitlines() if line.startswith("epoch ")]
+    assert progress[:3] == ["1/40", "2/40", "3/40"] and "Traceback" not in err, err
+    assert out.startswith("stopped: dense AE, latent 2, mnist (stopped by you after epoch "), out
+    key = out.strip().splitlines()[-1]
+    done = int(out.split("stopped by you after epoch ")[1].split()[0])
+
+    resumed = cli(*flags, "--resume", models_dir=tmp_path)  # in this process, from the same store
+    assert resumed.returncode == 0, resumed.stderr
+    assert resumed.stdout.startswith("trained: dense AE, latent 2, mnist (40 epochs)")
+    assert resumed.stdout.strip().splitlines()[-1] == key
+    assert f"epoch {done + 1}/40" in resumed.stderr and "epoch 1/40" not in resumed.stderr
+    assert not list(tmp_path.glob(".*.tmp"))

@@ -38,3 +38,27 @@ def test_failures_become_messages(tmp_path):
     assert job.wait(10) and job.state == "failed" and "received 'nope'" in job.error
     with pytest.raises(ValueError, match="Expected a ModelConfig"):
         TrainingJob({"kind": "ae"}, no_data)
+
+
+def test_start_training_off_the_cluster_trains_in_a_thread_and_is_found_by_id(mnist_small, tmp_path, monkeypatch):
+    from aecore.jobs import ClusterJob, get_job, start_training
+
+    monkeypatch.setenv("AECORE_CLUSTER", "off")
+    job = start_training(CFG, mnist_small, ModelCache(tmp_path))  # a Dataset serves as well as a function
+    assert type(job) is TrainingJob and not isinstance(job, ClusterJob)
+    assert get_job(job.id) is job and job.queue_position == 0 and get_job("0" * 24) is None
+    assert job.wait(120) and job.state == "done" and job.key == job.entry.key
+
+
+def test_bad_dataset_sources_become_messages(mnist_small, tmp_path):
+    from aecore.data import save_dataset
+    from aecore.jobs import ClusterJob
+
+    job = ClusterJob(CFG, {"file": "/etc/passwd"}, ModelCache(tmp_path), client=object()).start()
+    assert job.wait(10) and job.state == "failed" and "Expected a dataset source with the keys" in job.error
+    (tmp_path / "fake.npz").write_text("not a dataset")
+    job = TrainingJob(CFG, {"path": str(tmp_path / "fake.npz")}, ModelCache(tmp_path)).start()
+    assert job.wait(10) and job.state == "failed" and "Expected an aecore dataset file" in job.error
+    saved = save_dataset(mnist_small, tmp_path / "digits.npz")  # a saved file, as the workspace keeps uploads
+    job = TrainingJob(CFG, {"path": str(saved), "fingerprint": "0" * 16}, ModelCache(tmp_path)).start()
+    assert job.wait(10) and job.state == "failed" and "replaced since the job was submitted" in job.error

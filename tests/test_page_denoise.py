@@ -120,13 +120,13 @@ def test_upload_bad_and_good_images(monkeypatch, models_dir, tiny_vae, tiny_ae, 
 
 
 def test_held_out_images_not_in_memory(monkeypatch, models_dir, tiny_vae, tiny_ae):
-    """A model trained on uploaded data from an earlier session: says so and offers the upload."""
+    """A model trained on an upload that was not kept with it: says so and offers the upload."""
     import ui
 
     monkeypatch.setattr(ui, "held_out", lambda entry: None)
     at = open_page(PAGE, monkeypatch, models_dir, tiny_ae)
     assert not at.exception, at.exception
-    assert any("not in memory" in i.value for i in at.info)
+    assert any("are not available" in i.value for i in at.info)
     assert not at.image and not at.metric
     at.radio(key="dn_source").set_value("Upload an image").run()
     assert not at.exception and at.get("file_uploader")

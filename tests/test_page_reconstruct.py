@@ -90,13 +90,13 @@ def test_upload_bad_and_good_images(monkeypatch, models_dir, tiny_vae, tiny_ae):
 
 
 def test_held_out_images_not_in_memory(monkeypatch, models_dir, tiny_vae, tiny_ae):
-    """A model trained on uploaded data from an earlier session: no held-out images, the rest still works."""
+    """A model trained on an upload that was not kept with it: no held-out images, the rest still works."""
     import ui
 
     monkeypatch.setattr(ui, "held_out", lambda entry: None)
     at = open_page(PAGE, monkeypatch, models_dir, tiny_vae)
     assert not at.exception, at.exception
-    assert any("not in memory" in i.value for i in at.info)
+    assert any("are not available" in i.value for i in at.info)
     assert not at.image  # from the cached entry:
     assert {m.label: m.value for m in at.metric}["Held-out MSE"] == f"{tiny_vae.metrics['mse']:.4f}"
     assert at.get("file_uploader")
