@@ -27,6 +27,7 @@ import numpy as np
 from .data import _one_line, dataset_from_arrays
 
 DATA_DIR_ENV = "AECORE_DATA_DIR"
+OFFLINE_ENV = "AECORE_OFFLINE"  # "1": never download (the test suite sets it: no test may reach the network)
 
 MNIST_CLASSES = [str(i) for i in range(10)]
 FASHION_CLASSES = ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
@@ -230,8 +231,13 @@ def _read_olivetti_mat(path):
 # one loader per kind of source: (spec, location, cut, limit) -> (images, labels, classes, source, description)
 
 def _download(spec, loc, fetch):
-    """fetch() when no local files were found; RuntimeError saying where it looked when that fails."""
+    """fetch() when no local files were found; RuntimeError saying where it looked when that fails.
+
+    With `$AECORE_OFFLINE` set to 1 nothing is downloaded: the same RuntimeError, saying downloads are off.
+    """
     try:
+        if os.environ.get(OFFLINE_ENV) == "1":
+            raise OSError(f"downloads are off (${OFFLINE_ENV}=1)")
         return fetch()
     except Exception as e:
         raise RuntimeError(f"Expected {spec.files} in {loc.looked_in}, or a download via {spec.download}; "

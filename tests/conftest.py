@@ -25,6 +25,8 @@ if DATA_DIR.is_dir():
     os.environ["AECORE_DATA_DIR"] = str(DATA_DIR)
 else:  # a directory that is not there would make every loader refuse, digits included
     os.environ.pop("AECORE_DATA_DIR", None)
+# A missing dataset fails or skips; it is never downloaded (the servers and CLIs the tests start inherit this).
+os.environ["AECORE_OFFLINE"] = "1"
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 

@@ -91,14 +91,25 @@ def test_download_failure_names_where_it_looked(monkeypatch, tmp_path):
     def offline():
         raise OSError("no network")
     fake_keras(monkeypatch, offline)
+    monkeypatch.delenv(B.OFFLINE_ENV, raising=False)
     with pytest.raises(RuntimeError) as e:
         B.load_dataset("fashion_mnist", data_dir=tmp_path)
     msg = str(e.value)
     assert "Expected" in msg and str(tmp_path) in msg and "no network" in msg
 
 
+def test_offline_switch_refuses_to_download(monkeypatch, tmp_path):
+    called = []
+    fake_keras(monkeypatch, lambda: called.append(1))
+    monkeypatch.setenv(B.OFFLINE_ENV, "1")
+    with pytest.raises(RuntimeError, match="downloads are off"):
+        B.load_dataset("fashion_mnist", data_dir=tmp_path)
+    assert called == []
+
+
 def test_keras_source_concatenates_train_then_test(monkeypatch):
     monkeypatch.delenv(B.DATA_DIR_ENV, raising=False)
+    monkeypatch.delenv(B.OFFLINE_ENV, raising=False)
     train = (np.full((3, 28, 28), 255, np.uint8), np.array([1, 2, 3], np.uint8))
     test = (np.zeros((2, 28, 28), np.uint8), np.array([9, 0], np.uint8))
     fake_keras(monkeypatch, lambda: (train, test))
