@@ -290,16 +290,24 @@ def open_latent_slider(models_dir: Path, log: Path, key: str | None = None) -> I
 
 
 # --- the in-page slider clock, shared by the slider benches ---------------------------------------------
-# The decoded image of the Latent Slider page: the st.image whose caption starts with "decode(z)".
-FIND_IMG = """() => [...document.querySelectorAll('[data-testid=stImage]')]
-    .filter(f => f.innerText.includes('decode(z)')).map(f => f.querySelector('img'))[0]"""
+# The decoded picture of the Latent Slider page: the canvas browser_decode.js paints (data-source "browser"),
+# else the server's picture beside it (its fallback <img>), else an st.image captioned "decode(z)".
+DECODED = "[data-aecore-decoded]"
+FIND_IMG = """() => {
+  const c = document.querySelector('[data-aecore-decoded]');
+  if (c) return c.dataset.source === 'browser' ? c : c.parentElement.querySelector('img');
+  return [...document.querySelectorAll('[data-testid=stImage]')]
+    .filter(f => f.textContent.includes('decode(z)')).map(f => f.querySelector('img'))[0];
+}"""
 
 # Arm a timer: t0 at the next trusted `eventType` event (capture phase, before React sees it), t1 when the
-# decoded image's src differs from the current one and that image has loaded. window.__lat resolves to t1 - t0;
-# window.__latMarks is then [t0, t1].
+# decoded picture changed and is on screen: a canvas painted anew (its data-frame changed; t1 at the next
+# animation frame, the one that shows it), or an image with a new src once it has loaded. window.__lat
+# resolves to t1 - t0; window.__latMarks is then [t0, t1]; window.__latSource says which picture it was.
 ARM = """([eventType, timeoutMs]) => {
   const findImg = __FIND_IMG__;
-  const old = findImg().src;
+  const stamp = el => !el ? null : el.tagName === 'CANVAS' ? 'frame ' + el.dataset.frame : el.src;
+  const old = stamp(findImg());
   let t0 = null;
   const onEvent = e => { if (t0 === null) t0 = performance.now(); };
   window.addEventListener(eventType, onEvent, {capture: true, once: true});
@@ -308,19 +316,21 @@ ARM = """([eventType, timeoutMs]) => {
     const finish = () => {
       if (done) return;
       const img = findImg();
-      if (!img || img.src === old) return;
+      if (!img || stamp(img) === old) return;
       const stop = () => {
         if (done) return;
         done = true; obs.disconnect(); clearTimeout(timer);
         window.__latMarks = [t0, performance.now()];
+        window.__latSource = img.tagName === 'CANVAS' ? 'browser' : 'server';
         resolve(window.__latMarks[1] - t0);
       };
-      if (img.complete && img.naturalWidth > 0) stop();
+      if (img.tagName === 'CANVAS') requestAnimationFrame(stop);
+      else if (img.complete && img.naturalWidth > 0) stop();
       else img.addEventListener('load', stop, {once: true});
     };
     const obs = new MutationObserver(finish);
     obs.observe(document.querySelector('[data-testid=stMain]'),
-                {subtree: true, childList: true, attributes: true, attributeFilter: ['src']});
+                {subtree: true, childList: true, attributes: true, attributeFilter: ['src', 'data-frame']});
     const timer = setTimeout(() => { obs.disconnect(); reject(new Error('no new image within ' + timeoutMs + ' ms')); },
                              timeoutMs);
   });

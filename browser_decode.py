@@ -1,0 +1,86 @@
+"""The Latent Slider's live picture: the decoder runs in the browser, so a slider move paints at once.
+
+A Streamlit round trip costs about 75 ms before any decoding, and under load
+(many sessions, trainings) it grows with the server's queue. Here the page sends
+the decoder once (`aecore.webdecoder.decoder_spec`: its layers and weights) and
+TensorFlow.js, shipped in `static/tfjs/`, decodes whatever the sliders show:
+while dragging, on a key, after "Random sample" (browser_decode.js watches the
+sliders' values in the page). The server's rerun still runs on release, for the
+rest of the page and as the fallback: its own decoded picture is sent along and
+shown whenever the browser decoder is unavailable (the decoder has a layer the
+browser lacks, TensorFlow.js did not load, JavaScript failed).
+
+    spec_id = decoder_loader(entry.version, eng.model.decoder)
+    live_picture(spec_id, ["sld_z0", "sld_z1"], axes.to_code, png_uri, caption, width=224, key="sld_live")
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import streamlit as st
+
+from aecore.webdecoder import UnsupportedDecoder, decoder_spec
+
+_CSS = """
+.aecore-live { width: fit-content; }
+.aecore-live canvas, .aecore-live img { image-rendering: pixelated; border-radius: 0.5rem; display: block; }
+.aecore-live .aecore-caption { font-size: 0.875rem; opacity: 0.6; margin-top: 0.4rem; text-align: center; }
+"""
+_component = st.components.v2.component("aecore_live_decoder", css=_CSS, isolate_styles=False,
+                                        js=Path(__file__).with_name("browser_decode.js").read_text())
+
+
+@st.cache_resource(max_entries=16, show_spinner=False)
+def _spec(version: str, _decoder) -> dict | None:
+    """The browser spec of a model's decoder, once per model version; None when the browser cannot run it."""
+    try:
+        return decoder_spec(_decoder)
+    except UnsupportedDecoder:
+        return None
+
+
+def decoder_loader(version: str, decoder, key: str) -> str | None:
+    """Send the decoder to the browser (an invisible element; Streamlit sends an unchanged one once per session).
+
+    Args:
+        version: the model's version (`Entry.version`): names the decoder, so a new model gets a new one.
+        decoder: the Keras decoder (`engine.model.decoder`).
+        key: the element's widget key (page-prefixed).
+
+    Returns:
+        The decoder's id for `live_picture`, or None when the browser cannot run this decoder.
+    """
+    spec = _spec(version, decoder)
+    if spec is None:
+        return None
+    _component(data={"role": "loader", "spec_id": version, "spec": spec}, key=key)
+    return version
+
+
+def affine(to_code, n_sliders: int) -> tuple[list[float], list[list[float]]]:
+    """The slider-values -> code map `to_code` (affine for every `aecore.axes` kind) as (base, matrix):
+    code = base + values @ matrix."""
+    base = np.asarray(to_code(np.zeros(n_sliders)), np.float64)
+    matrix = [np.asarray(to_code(np.eye(n_sliders)[i]), np.float64) - base for i in range(n_sliders)]
+    return base.tolist(), [m.tolist() for m in matrix]
+
+
+def live_picture(spec_id: str | None, slider_keys: list[str], to_code, fallback_uri: str, caption: str,
+                 width: int, key: str) -> None:
+    """The decoded picture of the sliders' code, decoded in the browser as the sliders move.
+
+    Args:
+        spec_id: `decoder_loader`'s id; None: show the server's picture only.
+        slider_keys: the widget keys of the sliders, in the order `to_code` takes their values.
+        to_code: slider values -> code (affine).
+        fallback_uri: the server's decoded picture for the current values (a PNG data URI).
+        caption: the words under the server's picture.
+        width: the picture's width in CSS pixels.
+        key: the element's widget key (page-prefixed).
+    """
+    base, matrix = affine(to_code, len(slider_keys))
+    _component(data={"role": "picture", "spec_id": spec_id, "sliders": list(slider_keys), "base": base,
+                     "matrix": matrix, "fallback": fallback_uri, "caption": caption, "width": int(width)},
+               key=key)
