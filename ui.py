@@ -4,18 +4,22 @@ Pages read top to bottom (controls, a guard, the work, the display); what more
 than one page needs lives here, once, under one name:
 
 - `model_page(title)`: how a model page starts: `setup` (page config, the
-  speed fix below, this session's workspace from the link), `model_picker()`
-  (the sidebar: the workspace's running training, the active model, kept when
-  switching pages), the guard (no model: a link to Train, then stop), the title.
+  speed fix below, this session's workspace from the link), the title,
+  `model_picker()` (the sidebar: the workspace's running training, the active
+  model, kept when switching pages), the guard (no model: links to Home and
+  Train, then stop).
 - `engine(entry)`, `held_out(entry)`, `held_out_codes(entry)`: models, data and
   codes, from `workspace_ui` (cached per model folder and `entry.version`, its
   key and a hash of its weights, so a retrain under the same key never shows
   the old model's pictures, and one workspace's never answer for another's).
-- The pages' vocabulary: `image_uploader` and `read_upload` (one image in
-  `UPLOAD_FORMATS`; the help says it is converted to h×w grayscale or RGB),
-  `invert_option` / `invert_hint`, `held_out_missing` (the "not available"
-  notice), `pick_held_out`, `label_of` / `class_name`, `NOISE_LABELS`, `metrics_line`.
-- `show_row`, `upscale`, `png_data_uri`, `png_bytes`: image display.
+- `upload_image`: the one way every page takes the user's image (one file in
+  `UPLOAD_FORMATS`): fitted with its aspect ratio or by MNIST's preparation
+  (`aecore.images`), "Invert colours" ticked when its background is unlike the
+  training images', a warning when the model finds it unlike the training data.
+- The pages' vocabulary: `held_out_missing` (the "not available" notice),
+  `pick_held_out`, `label_of` / `class_name`, `NOISE_LABELS`, `metrics_line`.
+- `show_row` (inline PNGs, so pictures and captions appear together), `upscale`,
+  `png_data_uri`, `png_bytes`, `short_name`: image display.
 - Session-state keys: `ACTIVE` (the active model), `JOB` (the workspace's
   training job as last seen: `training_panel` starts and shows it).
 
@@ -33,6 +37,8 @@ from __future__ import annotations
 
 import base64
 import io
+from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 import streamlit as st
@@ -47,10 +53,10 @@ import keras
 import workspace_ui
 from aecore.cache import CacheError, Entry
 from aecore.data import Dataset
-from aecore.images import IMAGE_EXTENSIONS, prepare_image
+from aecore.images import IMAGE_EXTENSIONS, MNIST_BOX, light_background, load_image, prepare_image
 from aecore.infer import Engine
 
-TRAIN_PAGE = "pages/1_Train.py"
+HOME_PAGE, TRAIN_PAGE = "home.py", "pages/1_Train.py"
 ACTIVE = "active_model_key"  # session_state key (not a widget key: survives page switches)
 JOB = workspace_ui.JOB  # session_state: the workspace's training job, as this session last saw it
 
@@ -64,9 +70,40 @@ def _keep_keras_state(*args, **kwargs) -> None:
     """Stand-in for `keras.backend.clear_session` in the app process (see module doc)."""
 
 
+# --- the navigation -----------------------------------------------------------------
+PAGES = (  # (script, title, icon), in the sidebar's order; app.py declares the navigation from this table
+    (HOME_PAGE, "Home", "🧭"), (TRAIN_PAGE, "Train", "🏋️"), ("pages/2_Reconstruct.py", "Reconstruct", "🔁"),
+    ("pages/3_Denoise.py", "Denoise", "🧽"), ("pages/4_Latent_Scatter.py", "Latent Scatter", "🌌"),
+    ("pages/5_Latent_Slider.py", "Latent Slider", "🎚️"), ("pages/6_Morph.py", "Morph", "🎞️"),
+)
+_NAVIGATION = {"declared": False}  # whether the navigation was declared in this server process yet
+
+
+def navigation():
+    """Declare the app's pages (`PAGES`; Home is the default) and return the page to run: app.py's job."""
+    _NAVIGATION["declared"] = True
+    return st.navigation([st.Page(path, title=title, icon=icon, default=path == HOME_PAGE)
+                          for path, title, icon in PAGES])
+
+
+def _declare_navigation_once() -> None:
+    """Streamlit treats a `pages/` folder the old way until `st.navigation` has run once in the server process:
+    if the first visit after start-up is a deep link (say /Latent_Slider), it runs that page directly, never
+    app.py, and the sidebar calls Home "app" and has no icons. Then declare the navigation here and rerun:
+    from now on every run goes through app.py. (Not when a page runs on its own, e.g. in AppTest.)"""
+    from streamlit.runtime.scriptrunner import get_script_run_ctx
+
+    ctx = get_script_run_ctx()
+    if _NAVIGATION["declared"] or ctx is None or Path(ctx.main_script_path).name != "app.py":
+        return
+    navigation()
+    st.rerun()
+
+
 def setup(title: str, icon: str = "🧭") -> None:
     """Page config, the per-rerun speed fixes and this session's workspace (its id written into the link).
     Call first on every page."""
+    _declare_navigation_once()
     st.set_page_config(page_title=f"{title} · Latent Explorer", page_icon=icon, layout="wide")
     keras.backend.clear_session = _keep_keras_state
     workspace_ui.workspace()
@@ -127,31 +164,33 @@ def metrics_line(m: dict) -> str:
     return f"held-out MSE {m.get('mse', nan):.4f} · PSNR {m.get('psnr', nan):.1f} dB · SSIM {m.get('ssim', nan):.3f}"
 
 
-def _link_to_train(label: str) -> None:
-    """A link to the Train page; plain text when a page runs on its own (no page registry)."""
+def _link(page: str, label: str, icon: str) -> None:
+    """A link to another page of the app; plain text when a page runs on its own (no page registry)."""
     try:
-        st.page_link(TRAIN_PAGE, label=label, icon="🏋️", query_params=workspace_ui.link_params())
+        st.page_link(page, label=label, icon=icon, query_params=workspace_ui.link_params())
     except StreamlitAPIException:  # `streamlit run pages/x.py` or AppTest.from_file(page)
-        st.caption("Open the **Train** page from the sidebar of the app (`streamlit run app.py`).")
+        st.caption(f"Open **{label.removeprefix('Go to ')}** from the sidebar of the app (`streamlit run app.py`).")
 
 
 def model_page(title: str) -> tuple[Entry, Engine]:
-    """Start a page that works with the active model: page config, the sidebar's model picker, the guard (with
-    no usable model: say so, link to Train and stop the page), the title. Returns the active entry with its
-    model, and a compiled `Engine` around it."""
+    """Start a page that works with the active model: page config, the title, the sidebar's model picker, the
+    guard (with no usable model: say so, link to Home and Train and stop the page). Returns the active entry with
+    its model, and a compiled `Engine` around it."""
     setup(title)
+    st.title(title)
     entry = model_picker()
     if entry is None:
-        st.info("No trained model yet. Train one first — the home page has a one-click default model.")
-        _link_to_train("Go to Train")
+        st.info("No trained model yet. Train one first: **Home** trains a default model in one click, **Train** "
+                "any kind on any dataset.")
+        _link(HOME_PAGE, "Go to Home", "🧭")
+        _link(TRAIN_PAGE, "Go to Train", "🏋️")
         st.stop()
     try:
         entry, eng = engine(entry)
     except CacheError as e:
         st.error(f"This cached model cannot be loaded: {e}")
-        _link_to_train("Retrain it on the Train page")
+        _link(TRAIN_PAGE, "Retrain it on the Train page", "🏋️")
         st.stop()
-    st.title(title)
     return entry, eng
 
 
@@ -235,52 +274,128 @@ def png_bytes(img: np.ndarray, width: int | None = None) -> bytes:
 
 
 def show_row(images, captions=None, width: int = 112) -> None:
-    """Images side by side in columns, each with an optional caption."""
+    """Images side by side, each `width` px wide with an optional caption, as one `st.image` list: a row that
+    wraps onto more lines where the page is narrow (fixed-width images in columns would overlap and their
+    captions break inside words). Each picture goes inline (a PNG data URI of a few kB), so it appears together
+    with its caption, not a moment later as a second request would."""
     images = list(images)
-    if not images:
-        return
-    cols = st.columns(len(images))
-    for i, (col, img) in enumerate(zip(cols, images)):
-        col.image(upscale(img, width), caption=None if captions is None else captions[i], width=width)
+    if images:
+        st.image([png_data_uri(img, width) for img in images], width=width,
+                 caption=None if captions is None else list(captions))
 
 
 # --- the user's image ------------------------------------------------------------------
-def image_uploader(label: str, key: str, shape: tuple[int, int, int], note: str = ""):
-    """A file uploader for one image in `UPLOAD_FORMATS`; its help says what the image is converted to.
+MNIST_PREP_DEFAULT = ("mnist",)  # datasets whose pages start with MNIST's preparation ticked (digits in 20x20)
+
+
+class Upload(NamedTuple):
+    """The user's image as `upload_image` prepared it for the model."""
+    image: np.ndarray       # float32 (H, W, C) in [0, 1], the model's input
+    name: str               # the file's name
+    id: str                 # the file and how it was prepared: changes with a new file, Invert or MNIST's preparation
+    inverted: bool
+    mnist: bool             # MNIST's preparation (else: fitted with its aspect ratio, padded)
+    error: float            # the model's reconstruction MSE of `image`
+    share: float | None     # the share of held-out images reconstructed better; None without them
+
+
+def short_name(name: str, limit: int = 16) -> str:
+    """A file name shortened in the middle to at most `limit` characters, keeping its extension
+    ("a_very_long_name.png" -> "a_very_lo….png"): image captions are narrow and break long words anywhere."""
+    if len(name) <= limit:
+        return name
+    stem, dot, ext = name.rpartition(".")
+    ext = dot + ext if dot and len(ext) <= 5 else ""
+    stem = stem if ext else name
+    return stem[:max(1, limit - len(ext) - 1)] + "…" + ext
+
+
+@st.cache_resource(show_spinner="Scoring the held-out set…", max_entries=8)
+def _held_out_errors(root: str, version: str, _entry: Entry, _val: Dataset) -> np.ndarray:
+    return engine(_entry)[1].errors(_val.images)
+
+
+def held_out_errors(entry: Entry) -> np.ndarray | None:
+    """Per-image reconstruction MSE of the entry's held-out images (once per folder and version), or None."""
+    val = held_out(entry)
+    return None if val is None else _held_out_errors(str(entry.path.parent), entry.version, entry, val)
+
+
+def _file_memo(uploaded, prefix: str) -> dict:
+    """What is known of the current upload, kept in session state under `<prefix>_prepared` so that reruns (a
+    slider move) decode nothing: its "file" id, whether it has a "light" background and its prepared versions
+    ("x", by shape and options). ValueError ("Expected ..., received ...") for an unusable file."""
+    memo = st.session_state.get(f"{prefix}_prepared")
+    if memo is None or memo["file"] != uploaded.file_id:
+        raw = load_image(uploaded.getvalue())
+        memo = {"file": uploaded.file_id, "light": light_background(raw), "raw": raw, "x": {}}
+        st.session_state[f"{prefix}_prepared"] = memo
+    return memo
+
+
+def _prepared(memo: dict, uploaded, shape, inverted: bool, mnist: bool) -> np.ndarray:
+    """The upload prepared for a model of `shape` (H, W, C), inverted or not, with MNIST's preparation or fitted."""
+    key = (tuple(shape), inverted, mnist)
+    if key not in memo["x"]:
+        raw = memo.pop("raw", None)  # the full-size pixels are kept for this run only
+        memo["x"][key] = prepare_image(load_image(uploaded.getvalue()) if raw is None else raw, shape[0], shape[2],
+                                       fit="mnist" if mnist else "pad", inverted=inverted)
+    return memo["x"][key]
+
+
+def upload_image(label: str, prefix: str, entry: Entry, note: str = "") -> Upload | None:
+    """The one way a page takes the user's image: the uploader, then (with a file) "Invert colours", "MNIST's
+    preparation", the background hint and, when the model reconstructs it worse than 95% of the held-out images,
+    a warning that it is unlike the training data.
 
     Args:
-        label: what it asks, e.g. "Upload an image" (the formats follow); key: the widget key;
-        shape: the model's (H, W, C); note: a sentence added to the help.
-    Returns Streamlit's UploadedFile or None; `read_upload` turns it into the model's input.
+        label: what it asks, e.g. "Upload an image" (the formats follow).
+        prefix: the page's key prefix: widgets `<prefix>_upload`, `<prefix>_invert`, `<prefix>_mnist`.
+        entry: the active model (its image shape, dataset and held-out images decide the defaults).
+        note: a sentence added to the uploader's help; default none.
+    Defaults, set again for every new file or model: Invert when the image's background is light and the
+    training images' dark (or the other way round); MNIST's preparation for `MNIST_PREP_DEFAULT` datasets.
+    Returns the prepared image with what was done to it, or None (no file, or an unusable one: an error says why).
     """
-    h, w, c = shape
-    return st.file_uploader(f"{label} ({UPLOAD_FORMATS})", type=UPLOAD_TYPES, key=key,
-                            help=f"Any size or colour mode: it is converted to {h}×{w} "
-                                 f"{'grayscale' if c == 1 else 'RGB'} like the training images."
-                                 + (f" {note}" if note else ""))
-
-
-def read_upload(uploaded, shape: tuple[int, int, int]) -> np.ndarray | None:
-    """An uploaded image file as float32 (H, W, C) for the model, or None (with an error shown if unusable)."""
-    if uploaded is None:
+    entry, eng = engine(entry)
+    h, w, c = eng.image_shape
+    up = st.file_uploader(f"{label} ({UPLOAD_FORMATS})", type=UPLOAD_TYPES, key=f"{prefix}_upload",
+                          help=f"Any size or colour mode: it is converted to {h}×{w} {'grayscale' if c == 1 else 'RGB'}"
+                               " like the training images, keeping its aspect ratio (padded with its background "
+                               "colour)." + (f" {note}" if note else ""))
+    if up is None:
         return None
     try:
-        return prepare_image(uploaded.getvalue(), shape[0], shape[2])
+        memo = _file_memo(up, prefix)
     except ValueError as e:
-        st.error(f"{uploaded.name}: {e}")
+        st.error(f"{up.name}: {e}")
         return None
-
-
-def invert_option(key: str) -> bool:
-    """The "Invert colours" checkbox for an uploaded image; returns whether it is ticked."""
-    return st.checkbox("Invert colours", key=key,
-                       help="For dark-on-light images (a digit drawn on white paper) when the training "
-                            "images are light on dark, as MNIST's are.")
-
-
-def invert_hint(image: np.ndarray, reference: Dataset | None, inverted: bool) -> None:
-    """Suggest "Invert colours" when an image not inverted is mostly light and the training images mostly
-    dark, or the other way round."""
-    if reference is not None and not inverted and (image.mean() > 0.5) != (reference.images.mean() > 0.5):
-        st.caption("This image is mostly light while the training images are mostly dark (or the other way "
-                   "round): try **Invert colours**.")
+    val = held_out(entry)
+    differs = val is not None and memo["light"] != light_background(val.images)  # background unlike the data's
+    k_inv, k_mnist = f"{prefix}_invert", f"{prefix}_mnist"
+    if st.session_state.get(f"{prefix}_seen") != (up.file_id, entry.version):  # a new file or model: the defaults
+        st.session_state[k_inv] = differs
+        st.session_state[k_mnist] = entry.config.dataset in MNIST_PREP_DEFAULT
+        st.session_state[f"{prefix}_seen"] = (up.file_id, entry.version)
+    c1, c2 = st.columns(2)
+    inverted = bool(c1.checkbox("Invert colours", key=k_inv,
+                                help="Use the negative: for a dark digit drawn on white paper when the training "
+                                     "images are light on dark, as MNIST's are. Ticked when the backgrounds differ."))
+    mnist = bool(c2.checkbox("MNIST's preparation", key=k_mnist,
+                             help=f"Crop to the ink, fit it into {round(h * MNIST_BOX)}×{round(w * MNIST_BOX)} and "
+                                  f"centre it by its centre of mass in {h}×{w}, as MNIST's digits were made. Off: the "
+                                  "whole picture, its aspect ratio kept."))
+    x = _prepared(memo, up, eng.image_shape, inverted, mnist)
+    if differs:
+        ours, theirs = ("light", "dark") if memo["light"] else ("dark", "light")
+        st.caption(f"This image has a mostly {ours} background and the training images a {theirs} one: "
+                   + ("it is inverted (untick **Invert colours** to use it as it is)." if inverted
+                      else "try **Invert colours**."))
+    error = float(eng.errors(x[None])[0])
+    errs = held_out_errors(entry)
+    share = None if errs is None else float((errs < error).mean())
+    if share is not None and share > 0.95:
+        st.warning(f"This image looks unlike the training data to this model: its reconstruction error ({error:.4f}) "
+                   f"is higher than {share:.0%} of the held-out images'. What the page shows for it says little "
+                   "about the model.", icon="⚠️")
+    return Upload(x, up.name, f"{up.file_id}:{int(inverted)}{int(mnist)}", inverted, mnist, error, share)

@@ -1,7 +1,7 @@
 """One user image: which files are decoded, how, and how one becomes a model input (`prepare_image`).
 
 Only PNG, JPEG, BMP, GIF and WebP files are decoded (`IMAGE_FORMATS`; any other
-format is refused by its signature, without running its decoder), and only when
+format is refused by its signature (`aecore.signatures`), without running its decoder), and only when
 the header declares at most MAX_PIXELS pixels: a file's header is parsed first
 (`_open_header`), its pixels afterwards (`_decode`). `aecore.uploads` reads zips
 and folders of such files through the same functions.
@@ -10,8 +10,16 @@ Conversion rules: EXIF orientation is applied; GIFs use their first frame;
 transparent images (RGBA, LA, palette with transparency, grey or RGB with a
 transparent colour) are composited over a WHITE background; values are scaled by
 the mode's bit depth, never by the picture's own range (see `_pil_to_float`);
-then the image is converted to grayscale ("L" weights) or RGB and resized
-(stretched, LANCZOS) to size x size.
+then the image is converted to grayscale ("L" weights) or RGB, inverted if asked,
+and brought to size x size (LANCZOS) in one of three ways (`FITS`):
+  - "pad" (the default for one image): keep the aspect ratio, fit the whole picture
+    and pad with its background colour (`border_colour`) — `fit_image`;
+  - "mnist": MNIST's own preparation — crop to the ink, fit into 20x20 (scaled
+    with the size), centre by centre of mass — `mnist_prepare`;
+  - "stretch": resize to a square whatever the aspect (zips and folders of images,
+    `aecore.uploads`, whose datasets are made this way).
+`light_background` says whether images have a mostly light background (a digit
+drawn on paper) or a dark one (MNIST), so a page can suggest `invert`.
 """
 
 import io
@@ -23,6 +31,7 @@ import numpy as np
 from PIL import Image, ImageOps
 
 from .data import _one_line
+from .signatures import sniff
 
 # File names taken for images in a zip or folder (any case); what they hold must still be one of IMAGE_FORMATS.
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp")
@@ -99,8 +108,8 @@ def _pil_to_float(im):
     return np.clip(arr, 0.0, 1.0)
 
 
-def _finish(arr, size, channels):
-    """float (H, W, C) in [0, 1], C in (1, 3, 4) -> float32 (size, size, channels), stretched with LANCZOS."""
+def _channels(arr, channels):
+    """float (H, W, C) in [0, 1], C in (1, 3, 4) -> float32 (H, W, channels); RGBA is composited over white."""
     if arr.shape[-1] == 4:  # RGBA array: composite over white
         alpha = arr[..., 3:4]
         arr = arr[..., :3] * alpha + (1.0 - alpha)
@@ -108,61 +117,140 @@ def _finish(arr, size, channels):
         arr = arr @ np.array([0.299, 0.587, 0.114], dtype=np.float32)[:, None]
     elif channels == 3 and arr.shape[-1] == 1:
         arr = np.repeat(arr, 3, axis=-1)
-    arr = arr.astype(np.float32)
-    if arr.shape[:2] != (size, size):
-        arr = np.stack([np.asarray(Image.fromarray(np.ascontiguousarray(arr[..., c]))
-                                   .resize((size, size), Image.Resampling.LANCZOS), dtype=np.float32)
+    return arr.astype(np.float32)
+
+
+def _resize(arr, height, width):
+    """float32 (H, W, C) -> (height, width, C) with LANCZOS, clipped to [0, 1] (untouched when already that size)."""
+    if arr.shape[:2] != (height, width):
+        arr = np.stack([np.asarray(Image.fromarray(np.ascontiguousarray(arr[..., c], dtype=np.float32))
+                                   .resize((width, height), Image.Resampling.LANCZOS), dtype=np.float32)
                         for c in range(arr.shape[-1])], axis=-1)
     return np.clip(arr, 0.0, 1.0).astype(np.float32)
 
 
-# Signatures ("magic bytes") of image and other formats, to say what a refused file is without
-# running its decoder: (offset, bytes, name); the first match wins. Netpbm, PCX, ISO media (AVIF/HEIF),
-# ICO/CUR (whose 4-byte signature an uncompressed TGA can start with) and TGA (no signature; guessed
-# from its header, last) are recognised in _sniff.
-_SIGNATURES = (
-    (0, b"\x89PNG\r\n\x1a\n", "PNG"), (0, b"\xff\xd8\xff", "JPEG"), (0, b"GIF87a", "GIF"), (0, b"GIF89a", "GIF"),
-    (8, b"WEBP", "WebP"), (0, b"BM", "BMP"),
-    (0, b"II*\x00", "TIFF"), (0, b"MM\x00*", "TIFF"), (0, b"II+\x00", "BigTIFF"), (0, b"MM\x00+", "BigTIFF"),
-    (0, b"SIMPLE", "FITS"), (0, b"\x01\xda", "SGI"),
-    (0, b"Image type:", "IM"), (0, b"DDS ", "DDS"), (0, b"8BPS", "PSD"), (0, b"icns", "ICNS"),
-    (0, b"\x00\x00\x00\x0cjP  \r\n\x87\n", "JPEG 2000"), (0, b"\xff\x4f\xff\x51", "JPEG 2000"),
-    (0, b"%!PS", "EPS"), (0, b"\xc5\xd0\xd3\xc6", "EPS"), (0, b"%PDF", "PDF"), (0, b"qoif", "QOI"),
-    (0, b"BLP1", "BLP"), (0, b"BLP2", "BLP"), (0, b"\x89HDF\r\n\x1a\n", "HDF5"), (0, b"GRIB", "GRIB"),
-    (0, b"BUFR", "BUFR"), (0, b"DanM", "MSP"), (0, b"LinS", "MSP"), (0, b"\x59\xa6\x6a\x95", "Sun raster"),
-    (0, b"\xb1\x68\xde\x3a", "DCX"), (0, b"FTEX", "FTEX"), (0, b"\x80\xe8\x00\x00", "Pixar"),
-    (0, b"\xd7\xcd\xc6\x9a", "WMF"), (0, b"#define", "XBM"), (0, b"/* XPM */", "XPM"),
-    (0, b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1", "OLE (MIC)"), (20, b"GIMP", "GIMP brush"),
-    (0, b"PK\x03\x04", "ZIP"), (0, b"\x1f\x8b", "gzip"), (0, b"<svg", "SVG"), (0, b"<?xml", "XML"),
-    (0, b"RIFF", "RIFF"), (4, b"\x11\xaf", "FLI"), (4, b"\x12\xaf", "FLC"),
-)
-_NETPBM = {b"1": "PBM", b"4": "PBM", b"2": "PGM", b"5": "PGM", b"3": "PPM", b"6": "PPM", b"7": "PAM",
-           b"f": "PFM", b"F": "PFM"}
+def _finish(arr, size, channels):
+    """float (H, W, C) in [0, 1], C in (1, 3, 4) -> float32 (size, size, channels), stretched with LANCZOS."""
+    return _resize(_channels(arr, channels), size, size)
 
 
-def _sniff(head):
-    """Name of the format a file's first bytes `head` announce ("PNG", "TIFF", "FITS", ...), or None.
-    Only compares bytes: no decoder runs."""
-    head = bytes(head[:64])
-    for offset, magic, name in _SIGNATURES:
-        if head[offset:offset + len(magic)] == magic:
-            return name
-    if head[:4] in (b"\x00\x00\x01\x00", b"\x00\x00\x02\x00") and int.from_bytes(head[4:6], "little") >= 1:
-        return "ICO" if head[2] == 1 else "CUR"  # + the number of images, which a TGA has 0 of there
-    if head[:1] == b"P" and head[1:2] in _NETPBM and head[2:3].isspace():
-        return _NETPBM[head[1:2]]
-    if len(head) >= 4 and head[0] == 0x0A and head[1] in (0, 2, 3, 4, 5) and head[2] in (0, 1) \
-            and head[3] in (1, 2, 4, 8):  # manufacturer 10, version, RLE flag, bits per pixel
-        return "PCX"
-    if head[4:8] == b"ftyp":
-        brand = head[8:12]
-        return "AVIF" if brand in (b"avif", b"avis") else "HEIF" if brand in (b"heic", b"heix", b"mif1", b"msf1") \
-            else "ISO media (MP4/MOV)"
-    if (len(head) >= 18 and head[1] in (0, 1) and head[2] in (1, 2, 3, 9, 10, 11, 32, 33)
-            and head[16] in (1, 8, 15, 16, 24, 32) and int.from_bytes(head[12:14], "little") > 0
-            and int.from_bytes(head[14:16], "little") > 0):
-        return "TGA"
-    return None
+# --- preparing one image: background, inversion, aspect-preserving fit, MNIST's preparation ----------------
+FITS = ("pad", "mnist", "stretch")  # how prepare_image brings an image to size x size (see the module doc)
+MNIST_BOX = 20 / 28  # MNIST: the digit fits a 20x20 box of the 28x28 image
+INK = 0.2  # a pixel is ink when it differs from the background by more than this (mean over channels)
+
+
+def _check_image(image, name="image"):
+    """The array as float32 (H, W, C), C in (1, 3); ValueError "Expected ..., received ..." otherwise."""
+    a = np.asarray(image)
+    if a.ndim == 2:
+        a = a[..., None]
+    if a.ndim != 3 or a.shape[-1] not in (1, 3) or min(a.shape[:2]) < 1 or not np.issubdtype(a.dtype, np.number):
+        raise ValueError(f"Expected {name} to be an array (H, W) or (H, W, C) with C in (1, 3), "
+                         f"received shape {getattr(image, 'shape', type(image).__name__)}.")
+    return a.astype(np.float32)
+
+
+def _border(images):
+    """The pixels of the outer ring of every image in (..., H, W, C), as (pixels, C); the ring is 1/50 of the
+    shorter side thick (at least 1 pixel)."""
+    h, w = images.shape[-3:-1]
+    b = max(1, min(h, w) // 50)
+    ring = np.ones((h, w), bool)
+    ring[b:h - b, b:w - b] = False
+    return images[..., ring, :].reshape(-1, images.shape[-1])
+
+
+def border_colour(image) -> np.ndarray:
+    """The background colour of an image: the median of its outer ring of pixels, per channel.
+
+    Args:
+        image: float array (H, W) or (H, W, C), C in (1, 3), values in [0, 1].
+    Returns float32 (C,).
+    """
+    return np.median(_border(_check_image(image)), axis=0).astype(np.float32)
+
+
+def light_background(images) -> bool:
+    """Whether images have a mostly light background: the median brightness of their outer rings of pixels
+    (all images together) is above 0.5. True for a digit drawn on white paper, False for MNIST.
+
+    Args:
+        images: float array (H, W), (H, W, C) or (N, H, W, C), C in (1, 3), values in [0, 1].
+    """
+    a = np.asarray(images)
+    if a.ndim == 2 or (a.ndim == 3 and a.shape[-1] not in (1, 3)):
+        a = a[..., None]
+    if a.ndim not in (3, 4) or a.shape[-1] not in (1, 3) or a.size == 0:
+        raise ValueError(f"Expected images shaped (H, W), (H, W, C) or (N, H, W, C) with C in (1, 3), "
+                         f"received shape {a.shape}.")
+    return bool(np.median(_border(a.astype(np.float32)).mean(axis=-1)) > 0.5)
+
+
+def invert(image) -> np.ndarray:
+    """The negative of an image in [0, 1]: 1 - image, as float32 of the same shape."""
+    return (1.0 - np.asarray(image, np.float32)).astype(np.float32)
+
+
+def _canvas(size, background):
+    return np.broadcast_to(np.asarray(background, np.float32), (size, size, len(background))).copy()
+
+
+def fit_image(image, size: int, background=None) -> np.ndarray:
+    """Fit a whole image into size x size keeping its aspect ratio, centred, padded with the background colour.
+
+    Args:
+        image: float array (H, W) or (H, W, C), C in (1, 3), values in [0, 1].
+        size: the side of the result, int in 8..128.
+        background: the padding colour, (C,) values in [0, 1]; default `border_colour(image)`.
+    Returns float32 (size, size, C). A 300x200 picture becomes 28x19 inside 28x28: a square stays square.
+    """
+    a = _check_image(image)
+    _check_size_channels(size, a.shape[-1])
+    bg = border_colour(a) if background is None else np.asarray(background, np.float32).reshape(-1)
+    h, w = a.shape[:2]
+    nh, nw = max(1, round(h * size / max(h, w))), max(1, round(w * size / max(h, w)))
+    out = _canvas(size, bg)
+    top, left = (size - nh) // 2, (size - nw) // 2
+    out[top:top + nh, left:left + nw] = _resize(a, nh, nw)
+    return out
+
+
+def mnist_prepare(image, size: int = 28, background=None) -> np.ndarray:
+    """MNIST's own preparation of a digit: crop to the ink, fit (keeping the aspect ratio) into a box of 20/28
+    of `size` (20x20 for 28), then place it in size x size so that its centre of mass is at the centre.
+
+    Ink is what differs from the background by more than INK (0.2, mean over channels); the centre of mass
+    weighs each pixel by that difference. An image without ink comes back as the background alone.
+    Args:
+        image: float array (H, W) or (H, W, C), C in (1, 3), values in [0, 1], light ink on dark (invert a
+            dark-on-light drawing first) or the other way round: only the difference to the background counts.
+        size: the side of the result, int in 8..128 (default 28).
+        background: (C,) colour; default `border_colour(image)`.
+    Returns float32 (size, size, C).
+    """
+    a = _check_image(image)
+    _check_size_channels(size, a.shape[-1])
+    bg = border_colour(a) if background is None else np.asarray(background, np.float32).reshape(-1)
+    ink = np.abs(a - bg).mean(axis=-1) > INK
+    out = _canvas(size, bg)
+    if not ink.any():
+        return out
+    rows, cols = np.flatnonzero(ink.any(axis=1)), np.flatnonzero(ink.any(axis=0))
+    crop = a[rows[0]:rows[-1] + 1, cols[0]:cols[-1] + 1]
+    box = max(1, round(size * MNIST_BOX))
+    h, w = crop.shape[:2]
+    nh, nw = max(1, round(h * box / max(h, w))), max(1, round(w * box / max(h, w)))
+    patch = _resize(crop, nh, nw)
+    weight = np.abs(patch - bg).mean(axis=-1)
+    total = float(weight.sum())
+    ys, xs = np.mgrid[:nh, :nw]
+    cy, cx = ((float((weight * ys).sum()) / total, float((weight * xs).sum()) / total) if total > 0
+              else ((nh - 1) / 2, (nw - 1) / 2))
+    top = int(np.clip(round(size / 2 - cy), 0, size - nh))  # MNIST's centre of mass is at (14, 14) of 28x28
+    left = int(np.clip(round(size / 2 - cx), 0, size - nw))
+    out[top:top + nh, left:left + nw] = patch
+    return out
 
 
 class _Refused(ValueError):
@@ -186,7 +274,7 @@ def _open_header(data, max_pixels):
     except Image.DecompressionBombError as e:  # over Pillow's own limit (2 x Image.MAX_IMAGE_PIXELS)
         raise _Refused("size", f"too large to decode ({_one_line(e)})", detail=_one_line(e)) from e
     except Exception as e:  # UnidentifiedImageError, or a plugin's OSError/ValueError on a broken header
-        found = _sniff(data)
+        found = sniff(data)
         if found is None:
             raise _Refused("unknown", f"unrecognised format (not {_FORMATS_TEXT})") from e
         if found in _FORMAT_NAMES.values():
@@ -213,8 +301,35 @@ def _decode(data, max_pixels):
     return im
 
 
-def prepare_image(source, size, channels, max_pixels=MAX_PIXELS):
+def prepare_image(source, size, channels, max_pixels=MAX_PIXELS, *, fit="pad", inverted=False):
     """Turn one user image into a model input: float32 (size, size, channels) in [0, 1].
+
+    Args:
+        source: what `load_image` takes (a path, bytes, a file-like object, a PIL.Image or an ndarray).
+        size: output side length, int in 8..128 (usually 28, 32 or 64).
+        channels: 1 (grayscale) or 3 (RGB).
+        max_pixels: files whose header declares more than this width x height
+            are refused before decoding; default MAX_PIXELS (40,000,000).
+        fit: "pad" (default: aspect kept, padded with the background colour), "mnist" (MNIST's
+            preparation) or "stretch" (`FITS`, see the module docstring).
+        inverted: take the negative (after the colour conversion, before fitting); default False.
+    See the module docstring for the conversion rules (EXIF, alpha over white, ...).
+    """
+    _check_size_channels(size, channels)
+    if fit not in FITS:
+        raise ValueError(f"Expected fit to be one of {FITS}, received {fit!r}.")
+    if not isinstance(inverted, (bool, np.bool_)):
+        raise ValueError(f"Expected inverted to be True or False, received {inverted!r}.")
+    arr = _channels(load_image(source, max_pixels), channels)
+    if inverted:
+        arr = invert(arr)
+    if fit == "stretch":
+        return _resize(arr, size, size)
+    return mnist_prepare(arr, size) if fit == "mnist" else fit_image(arr, size)
+
+
+def load_image(source, max_pixels=MAX_PIXELS):
+    """One user image at its own size: float32 (H, W, C) in [0, 1], C in (1, 3), or 4 for an RGBA ndarray given.
 
     Args:
         source: a path (str or PathLike), bytes, a binary file-like object (e.g. a
@@ -222,13 +337,8 @@ def prepare_image(source, size, channels, max_pixels=MAX_PIXELS):
             (H, W, C) with C in (1, 3, 4), dtype uint8 or float in [0, 1].
             Files must be PNG, JPEG, BMP, GIF or WebP (`IMAGE_FORMATS`), whatever
             their name; other formats are refused without being decoded.
-        size: output side length, int in 8..128 (usually 28, 32 or 64).
-        channels: 1 (grayscale) or 3 (RGB).
-        max_pixels: files whose header declares more than this width x height
-            are refused before decoding; default MAX_PIXELS (40,000,000).
-    See the module docstring for the conversion rules (EXIF, alpha over white, ...).
+        max_pixels: files whose header declares more than this are refused; default MAX_PIXELS.
     """
-    _check_size_channels(size, channels)
     _check_positive(max_pixels=max_pixels)
     if isinstance(source, np.ndarray):
         arr = source
@@ -246,10 +356,10 @@ def prepare_image(source, size, channels, max_pixels=MAX_PIXELS):
                                  f"[{float(arr.min())}, {float(arr.max())}].")
         else:
             raise ValueError(f"Expected an image array of dtype uint8 or float, received {arr.dtype}.")
-        return _finish(arr, size, channels)
+        return arr
 
     if isinstance(source, Image.Image):
-        return _finish(_pil_to_float(source), size, channels)
+        return _pil_to_float(source)
 
     if isinstance(source, (str, os.PathLike)):
         if not Path(source).is_file():
@@ -278,7 +388,7 @@ def prepare_image(source, size, channels, max_pixels=MAX_PIXELS):
         else:
             msg = f"Expected an image of at most max_pixels={max_pixels:,} pixels, received {n}: {e}."
         raise ValueError(msg) from e
-    return _finish(_pil_to_float(im), size, channels)
+    return _pil_to_float(im)
 
 
 def _read_filelike(f):

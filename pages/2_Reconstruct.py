@@ -77,29 +77,24 @@ def held_out_images(val, held: Reconstructions) -> None:
     ui.show_row(held.images[idx], [f"MSE {held.errors[i]:.4f}" for i in idx])
 
 
-def your_image(eng, val, held: Reconstructions | None) -> None:
+def your_image(entry, eng) -> None:
     """An uploaded image, its reconstruction and error map, and how its error ranks among the held-out ones."""
     h, w, _ = eng.image_shape
-    up = ui.image_uploader("Upload an image", "rec_upload", eng.image_shape)
-    invert = ui.invert_option("rec_invert")
-    x = ui.read_upload(up, eng.image_shape)
-    if x is None:
+    up = ui.upload_image("Upload an image", "rec", entry)
+    if up is None:
         return
-    x = 1.0 - x if invert else x
+    x = up.image
     r = eng.reconstruct(x[None])[0]
-    err = metrics.mse(x, r)
     emap = metrics.error_map(x, r)
-    with st.columns([1, 1])[0]:
-        ui.show_row([x, r, heat(emap, max(float(emap.max()), 1e-6))],
-                    [f"{up.name} ({h}×{w}{', inverted' if invert else ''})",
-                     f"Reconstruction · MSE {err:.4f} · PSNR {metrics.psnr(x, r):.1f} dB", "Per-pixel error"],
-                    width=140)
-    ui.invert_hint(x, val, invert)
-    if held is not None:
-        share = float((held.errors < err).mean())
-        st.caption(f"Its error is higher than {share:.0%} of the held-out images' errors: "
-                   + ("it looks unlike the training data to this model." if share > 0.95
-                      else "it looks like the training data to this model."))
+    how = ", ".join([f"{h}×{w}"] + ["inverted"] * up.inverted + ["MNIST's preparation"] * up.mnist)
+    st.caption(f"**{up.name}** as the model sees it ({how}), its reconstruction and the per-pixel error.")
+    ui.show_row([x, r, heat(emap, max(float(emap.max()), 1e-6))],
+                [ui.short_name(up.name), f"Reconstruction · MSE {up.error:.4f} · PSNR {metrics.psnr(x, r):.1f} dB",
+                 "Per-pixel error"], width=140)
+    if up.share is not None:
+        st.caption(f"Its error is higher than {up.share:.0%} of the held-out images' errors"
+                   + (" (see the warning above)." if up.share > 0.95 else ": it looks like the training data to this "
+                                                                          "model."))
 
 
 def worst(val, held: Reconstructions) -> None:
@@ -137,7 +132,7 @@ else:
     held_out_images(val, held)
 
 st.subheader("Your image")
-your_image(eng, val, held)
+your_image(entry, eng)
 
 st.subheader("Worst reconstructions")
 if held is not None:

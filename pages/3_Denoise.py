@@ -34,18 +34,16 @@ def held_out_images(entry) -> tuple[np.ndarray | None, list[str]]:
     return (None, []) if idx is None else (val.images[idx], [f"#{i}" for i in idx])
 
 
-def uploaded_image(entry, eng) -> tuple[np.ndarray | None, list[str]]:
-    """The user's image (inverted if asked) as a batch of one and its name; None without a usable file."""
-    up = ui.image_uploader("Upload an image", "dn_upload", eng.image_shape,
-                           note="Set the level to 0 to denoise an image that is already noisy.")
-    invert = ui.invert_option("dn_invert")
-    x = ui.read_upload(up, eng.image_shape)
-    if x is None:
-        if up is None:
+def uploaded_image(entry) -> tuple[np.ndarray | None, list[str]]:
+    """The user's image, prepared as `ui.upload_image` does on every page, as a batch of one and its name;
+    None without a usable file."""
+    up = ui.upload_image("Upload an image", "dn", entry,
+                         note="Set the level to 0 to denoise an image that is already noisy.")
+    if up is None:
+        if st.session_state.get("dn_upload") is None:  # no file (an unusable one has its error shown)
             st.caption("Upload an image to corrupt and denoise it.")
         return None, []
-    ui.invert_hint(x, ui.held_out(entry), invert)
-    return (1.0 - x if invert else x)[None], [up.name + (" (inverted)" if invert else "")]
+    return up.image[None], [ui.short_name(up.name) + (" (inverted)" if up.inverted else "")]
 
 
 def noise_controls(entry) -> tuple[str, float, int]:
@@ -83,11 +81,10 @@ def triples(clean, noisy, den, names) -> None:
     """Each clean / noisy / denoised triple in a row, with its own PSNR and SSIM."""
     p_noisy, p_den = metrics.psnr(clean, noisy, per_image=True), metrics.psnr(clean, den, per_image=True)
     s_noisy, s_den = metrics.ssim(clean, noisy, per_image=True), metrics.ssim(clean, den, per_image=True)
-    with st.columns([3, 2])[0]:  # keeps each clean / noisy / denoised triple close together
-        for i, name in enumerate(names):
-            ui.show_row([clean[i], noisy[i], den[i]],
-                        [f"Clean {name}", f"Noisy · PSNR {p_noisy[i]:.1f} dB · SSIM {s_noisy[i]:.3f}",
-                         f"Denoised · PSNR {p_den[i]:.1f} dB · SSIM {s_den[i]:.3f}"], width=140)
+    for i, name in enumerate(names):  # one row per triple, side by side (wrapping where the page is narrow)
+        ui.show_row([clean[i], noisy[i], den[i]],
+                    [f"Clean {name}", f"Noisy · PSNR {p_noisy[i]:.1f} dB · SSIM {s_noisy[i]:.3f}",
+                     f"Denoised · PSNR {p_den[i]:.1f} dB · SSIM {s_den[i]:.3f}"], width=140)
 
 
 def download(den, shape) -> None:
@@ -112,7 +109,7 @@ else:
             "best here — train one on the Train page and pick it in the sidebar.")
 
 source = st.radio("Images", ["Held-out images", "Upload an image"], horizontal=True, key="dn_source")
-clean, names = held_out_images(entry) if source == "Held-out images" else uploaded_image(entry, eng)
+clean, names = held_out_images(entry) if source == "Held-out images" else uploaded_image(entry)
 noise, level, seed = noise_controls(entry)
 if clean is None:
     st.stop()

@@ -22,7 +22,7 @@ STRIP = 8  # frames in the preview strip
 ANIM_PX = 224  # the GIF / MP4 side in pixels (nearest-neighbour upscaled)
 INTERPOLATIONS = {"linear": "linear", "spherical": "spherical (slerp)"}
 SOURCES = {"index": "Held-out #", "label": "Held-out class", "upload": "Upload"}
-MP4 = "mph_mp4"  # session state: (settings signature, bytes) of the last MP4 made
+MP4 = "mph_mp4"  # session state: (model version, settings signature, bytes) of the last MP4 made
 
 
 @st.cache_data(show_spinner=False, max_entries=16)
@@ -84,7 +84,7 @@ def of_class(val, s: str, start: int):
     return val.images[i], f"#{i} ({ui.label_of(val, i)})"
 
 
-def choose(side: str, val, sources: dict, default: dict, shape):
+def choose(side: str, val, sources: dict, default: dict, entry):
     """The widgets for image A or B, with the image chosen below them; returns (image (H, W, C) or None,
     its description)."""
     s = side.lower()
@@ -98,11 +98,10 @@ def choose(side: str, val, sources: dict, default: dict, shape):
     elif src == "label":
         img, name = of_class(val, s, default[s])
     else:
-        up = ui.image_uploader(f"Upload image {side}", f"mph_up_{s}", shape)
-        img = ui.read_upload(up, shape)
-        name = up.name if img is not None else None
+        up = ui.upload_image(f"Upload image {side}", f"mph_{s}", entry)
+        img, name = (None, None) if up is None else (up.image, up.name)
     if img is not None:
-        st.image(ui.upscale(img, 112), caption=f"{side}: {name}", width=112)
+        st.image(ui.png_data_uri(img, 112), caption=f"{side}: {ui.short_name(name)}", width=112)
     return img, name
 
 
@@ -118,26 +117,30 @@ def playback() -> Playback:
     return Playback(int(steps), method, int(fps), bool(loop), bool(bounce))
 
 
-def downloads(frames: np.ndarray, gif: bytes, play: Playback, upscale: int) -> None:
-    """The GIF download, and an MP4 made on demand (offered while the settings stay the same)."""
+def downloads(frames: np.ndarray, gif: bytes, play: Playback, upscale: int, version: str) -> None:
+    """The GIF download, and an MP4 made on demand (offered while the images and settings stay the same; an MP4
+    made with another model is forgotten: `version` is the active model's)."""
     st.markdown("**Download**")
     st.download_button("GIF", gif, icon=":material/download:", file_name=f"morph_{play.steps}x{play.method}.gif",
                        mime="image/gif", key="mph_gif_download", on_click="ignore")
     signature = hashlib.sha256(frames.tobytes() + repr((play.fps, play.bounce, upscale)).encode()).hexdigest()
     made = st.session_state.get(MP4)
+    if made is not None and made[0] != version:  # made with another model: nothing to compare with
+        made = st.session_state[MP4] = None
     if st.button("Make MP4", key="mph_mp4_make", icon=":material/movie:",
                  help="H.264, plays everywhere; takes about a second."):
         try:
             with st.spinner("Encoding the MP4…"):
-                st.session_state[MP4] = made = (signature, mp4_bytes(frames, play.fps, play.bounce, upscale))
+                st.session_state[MP4] = made = (version, signature,
+                                                mp4_bytes(frames, play.fps, play.bounce, upscale))
         except Exception as e:  # moviepy / ffmpeg failures of any kind must not reach the page as a traceback
             st.error(f"Expected to encode an MP4 with ffmpeg, received an error: {type(e).__name__}: {e}")
-    if made is not None and made[0] == signature:
-        st.download_button("MP4", made[1], icon=":material/download:",
+    if made is not None and made[1] == signature:
+        st.download_button("MP4", made[2], icon=":material/download:",
                            file_name=f"morph_{play.steps}x{play.method}.mp4",
                            mime="video/mp4", key="mph_mp4_download", on_click="ignore")
     elif made is not None:
-        st.caption("The settings changed since the last MP4: make it again.")
+        st.caption("The images or settings changed since you made the MP4: make it again.")
     h, w, _ = frames.shape[1:]
     st.caption(f"{h * upscale}×{w * upscale} px ({upscale}× the {h}×{w} model output), {len(frames)} decoded steps.")
 
@@ -151,14 +154,16 @@ sources = image_sources(entry, val)
 default = default_pair(val)
 col_a, col_b = st.columns(2, gap="large")
 with col_a:
-    img_a, name_a = choose("A", val, sources, default, eng.image_shape)
+    img_a, name_a = choose("A", val, sources, default, entry)
 with col_b:
-    img_b, name_b = choose("B", val, sources, default, eng.image_shape)
+    img_b, name_b = choose("B", val, sources, default, entry)
 play = playback()
 if img_a is None or img_b is None:
     missing = " and ".join(s for s, x in (("A", img_a), ("B", img_b)) if x is None)
     st.info(f"Choose image {missing} to morph: upload a file, or pick from the held-out set.")
     st.stop()
+if np.array_equal(img_a, img_b):
+    st.warning("A and B are the same image, so every frame is the same: choose another image for B.", icon="⚠️")
 
 frames = eng.morph(np.stack([img_a, img_b]), steps=play.steps, method=play.method)
 upscale = max(1, min(16, ANIM_PX // eng.image_shape[1]))
@@ -167,10 +172,13 @@ n_played = len(frames) + (len(frames) - 2 if play.bounce else 0)
 
 st.subheader("Preview")
 pick = np.unique(np.linspace(0, len(frames) - 1, min(STRIP, len(frames))).round().astype(int))
-ui.show_row(frames[pick], [f"t = {i / (len(frames) - 1):.2f}" for i in pick], width=84)
+st.caption("Every frame is decoded from a code, the first and last too: t = 0 and t = 1 are the model's "
+           "reconstructions of A and B, not the images themselves, which stand at both ends of the strip.")
+ui.show_row([img_a, *frames[pick], img_b],
+            ["A (original)", *[f"t = {i / (len(frames) - 1):.2f}" for i in pick], "B (original)"], width=84)
 g1, g2 = st.columns([1, 1], gap="large")
-g1.image(gif, caption=f"{name_a} → {name_b} · {n_played} frames at {play.fps} fps"
+g1.image(gif, caption=f"{ui.short_name(name_a)} → {ui.short_name(name_b)} · {n_played} frames at {play.fps} fps"
                       + (" · bounce" if play.bounce else "") + (" · loops" if play.loop else " · plays once"),
          width=ANIM_PX)
 with g2:
-    downloads(frames, gif, play, upscale)
+    downloads(frames, gif, play, upscale, entry.version)

@@ -55,3 +55,26 @@ def other_format(fmt):
     buf = io.BytesIO()
     Image.new("RGB", (16, 16), (10, 20, 30)).save(buf, fmt)
     return buf.getvalue()
+
+
+def drawn(text="3", size=(300, 200), at=(120, 40), font_size=100, ink=0, paper=255, fmt="PNG"):
+    """Bytes of a grayscale picture of `text` drawn with Pillow's own font: by default a dark "3" on white
+    paper, 300 wide and 200 high, a little left of the middle (as a photo of a digit drawn on paper)."""
+    from PIL import ImageDraw
+
+    im = Image.new("L", size, paper)
+    ImageDraw.Draw(im).text(at, text, fill=ink, font_size=font_size)
+    buf = io.BytesIO()
+    im.save(buf, fmt)
+    return buf.getvalue()
+
+
+def square(size=(300, 200), box=(100, 50, 199, 149), ink=0, paper=255):
+    """PNG bytes of a filled square (`box`: left, top, right, bottom, inclusive) on paper of another shade."""
+    from PIL import ImageDraw
+
+    im = Image.new("L", size, paper)
+    ImageDraw.Draw(im).rectangle(box, fill=ink)
+    buf = io.BytesIO()
+    im.save(buf, "PNG")
+    return buf.getvalue()

@@ -9,9 +9,19 @@ import pytest
 from PIL import Image
 
 from aecore.data import dataset_from_arrays
-from aecore.images import IMAGE_FORMATS, _pil_to_float, prepare_image
+from aecore.images import (
+    IMAGE_FORMATS,
+    _pil_to_float,
+    border_colour,
+    fit_image,
+    invert,
+    light_background,
+    load_image,
+    mnist_prepare,
+    prepare_image,
+)
 from aecore.uploads import load_image_zip
-from imagefiles import OTHER_FORMATS, encode, fits_bytes, make_zip, other_format
+from imagefiles import OTHER_FORMATS, drawn, encode, fits_bytes, make_zip, other_format, square
 
 # -----------------------------------------------------------------------------
 # one image
@@ -156,3 +166,75 @@ def test_allowed_formats_defined_once():
     assert IMAGE_FORMATS == ("PNG", "JPEG", "BMP", "GIF", "WEBP")
     for fmt in IMAGE_FORMATS:
         assert prepare_image(encode("RGB", fmt=fmt), 8, 3).shape == (8, 8, 3)
+
+
+# -----------------------------------------------------------------------------
+# one upload, prepared like the training images (issue 8, items 2 and 3)
+
+def ink_box(x, threshold=0.5):
+    """(rows, columns) of the bounding box of the pixels of x (H, W, 1) above `threshold`."""
+    ink = x[..., 0] > threshold
+    rows, cols = np.flatnonzero(ink.any(axis=1)), np.flatnonzero(ink.any(axis=0))
+    return rows[-1] - rows[0] + 1, cols[-1] - cols[0] + 1
+
+
+def centre_of_mass(x):
+    ys, xs = np.mgrid[:x.shape[0], :x.shape[1]]
+    w = x[..., 0]
+    return float((w * ys).sum() / w.sum()), float((w * xs).sum() / w.sum())
+
+
+def test_a_wide_picture_keeps_its_aspect_ratio_padded_with_its_background():
+    data = square()  # a black 100x100 square on a white 300x200 picture
+    x = prepare_image(data, 28, 1)  # fit="pad" is the default
+    assert x.shape == (28, 28, 1) and np.allclose(x[0], 1.0) and np.allclose(x[-1], 1.0)  # padded with white
+    h, w = ink_box(invert(x))
+    assert abs(h - w) <= 1 and 8 <= h <= 11  # 100 px of 300 -> 9.3 px of 28: a square stays square
+    h, w = ink_box(invert(prepare_image(data, 28, 1, fit="stretch")))
+    assert h - w >= 4  # what uploads did before: stretched to a tall rectangle
+    rgb = np.zeros((20, 40, 3), np.float32)
+    rgb[...] = (0.9, 0.1, 0.1)  # a red picture, twice as wide as high, with a green dot
+    rgb[8:12, 18:22] = (0.1, 0.9, 0.1)
+    y = fit_image(rgb, 32)
+    assert y.shape == (32, 32, 3) and np.allclose(y[0, 0], (0.9, 0.1, 0.1), atol=1e-6)  # padded with red
+    assert np.allclose(border_colour(rgb), (0.9, 0.1, 0.1))
+
+
+def test_mnist_preparation_crops_fits_20x20_and_centres_the_mass():
+    data = drawn("3", at=(20, 10))  # a dark "3" near the top-left corner of white paper
+    x = prepare_image(data, 28, 1, fit="mnist", inverted=True)
+    assert x.shape == (28, 28, 1)
+    h, w = ink_box(x, threshold=0.05)
+    assert max(h, w) <= 20 and max(h, w) >= 19 and w < h  # the ink fits 20x20, its aspect ratio kept
+    cy, cx = centre_of_mass(x)
+    assert abs(cy - 14) <= 1 and abs(cx - 14) <= 1  # centred by its centre of mass, as MNIST's digits are
+    assert np.allclose(x[:2], 0.0) and np.allclose(x[-2:], 0.0)  # light on black, like MNIST
+    plain = prepare_image(data, 28, 1, inverted=True)  # fitted whole: a small digit off-centre
+    assert max(ink_box(plain, threshold=0.05)) < 15 and abs(centre_of_mass(plain)[1] - 14) > 3
+    # the same digit anywhere on any paper gives the same MNIST-style image
+    elsewhere = prepare_image(drawn("3", size=(200, 300), at=(90, 180)), 28, 1, fit="mnist", inverted=True)
+    assert np.abs(elsewhere - x).mean() < 0.02
+    assert np.allclose(mnist_prepare(np.full((30, 40), 0.8, np.float32), 28), 0.8)  # no ink: the background alone
+
+
+def test_a_dark_digit_on_paper_is_detected_and_inverted(mnist_small):
+    raw = load_image(drawn("3"))
+    assert raw.shape == (200, 300, 1) and light_background(raw)  # "mostly light background"
+    assert not light_background(mnist_small.images)  # MNIST: light digits on black
+    assert not light_background(invert(raw)) and light_background(np.ones((5, 8, 8, 3)))
+    x = prepare_image(drawn("3"), 28, 1, fit="mnist", inverted=True)
+    assert not light_background(x) and x.max() > 0.9  # now like MNIST's
+    assert np.allclose(invert(invert(raw)), raw)
+
+
+def test_preparation_errors_say_what_was_expected():
+    with pytest.raises(ValueError, match=r"Expected fit to be one of \('pad', 'mnist', 'stretch'\), received 'crop'"):
+        prepare_image(square(), 28, 1, fit="crop")
+    with pytest.raises(ValueError, match="Expected inverted to be True or False, received 'yes'"):
+        prepare_image(square(), 28, 1, inverted="yes")
+    with pytest.raises(ValueError, match=r"Expected image to be an array .* received shape \(4, 4, 2\)"):
+        border_colour(np.zeros((4, 4, 2)))
+    with pytest.raises(ValueError, match=r"Expected images shaped .* received shape \(2, 3, 4, 4, 1\)"):
+        light_background(np.zeros((2, 3, 4, 4, 1)))
+    with pytest.raises(ValueError, match="Expected size to be an int in 8..128"):
+        fit_image(np.zeros((4, 4)), 4)

@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from imagefiles import drawn
 from pagetest import captions, open_page, png
 
 PAGE = "pages/3_Denoise.py"
@@ -42,7 +43,7 @@ def tiny_dae(mnist_small, tmp_path_factory):
 def test_without_a_model_the_page_says_to_train_first(monkeypatch, tmp_path):
     at = open_page(PAGE, monkeypatch, tmp_path)
     assert not at.exception
-    assert any("Train" in i.value for i in at.info)
+    assert at.title[0].value == "Denoise" and any("**Train**" in i.value for i in at.info)
     assert not at.image and not at.metric and not at.get("download_button")
 
 
@@ -117,6 +118,27 @@ def test_upload_bad_and_good_images(monkeypatch, models_dir, tiny_vae, tiny_ae, 
     assert metric_values(at)["Denoised PSNR"].endswith(" dB")
     assert at.get("download_button")[0].proto.label == "Download the denoised PNG"
     assert download_png(at, media) == ("L", (28, 28))
+
+
+
+def test_a_dark_digit_is_inverted_and_an_unlike_image_warned_about(monkeypatch, models_dir, tiny_vae, tiny_ae):
+    """The same upload as on every page: a dark "3" on paper is inverted by default (as on Reconstruct), and an
+    image the model reconstructs worse than 95% of the held-out ones gets the "unlike the training data" warning."""
+    at = open_page(PAGE, monkeypatch, models_dir, tiny_ae)
+    at.radio(key="dn_source").set_value("Upload an image").run()
+    at.file_uploader(key="dn_upload").upload("digit3.png", drawn("3"), "image/png").run()
+    assert not at.exception and not at.error
+    assert at.checkbox(key="dn_invert").value and at.checkbox(key="dn_mnist").value
+    assert any("mostly light background" in c.value and "it is inverted" in c.value for c in at.caption)
+    assert captions(at, prefix="Clean ") == ["Clean digit3.png (inverted)"] and "Denoised PSNR" in metric_values(at)
+    assert not any("unlike the training data" in w.value for w in at.warning)
+
+    noise = np.random.default_rng(0).integers(0, 256, (28, 28), dtype=np.uint8)  # nothing like a digit
+    at.file_uploader(key="dn_upload").clear().upload("noise.png", png(noise), "image/png").run()
+    assert not at.exception and not at.error
+    (warning,) = [w.value for w in at.warning if "unlike the training data" in w.value]
+    assert "higher than 100% of the held-out images'" in warning or "higher than 9" in warning
+    assert "Denoised PSNR" in metric_values(at)  # the page still shows its result
 
 
 def test_held_out_images_not_in_memory(monkeypatch, models_dir, tiny_vae, tiny_ae):

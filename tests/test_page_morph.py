@@ -5,6 +5,8 @@ import io
 import numpy as np
 from PIL import Image
 
+import ui
+from imagefiles import drawn
 from pagetest import captions, images, open_page, png
 
 PAGE = "pages/6_Morph.py"
@@ -19,7 +21,7 @@ def gif_of(at, media) -> Image.Image:
 def test_without_a_model_the_page_says_to_train_first(monkeypatch, tmp_path):
     at = open_page(PAGE, monkeypatch, tmp_path)
     assert not at.exception, at.exception
-    assert any("Train" in i.value for i in at.info)
+    assert at.title[0].value == "Morph" and any("**Train**" in i.value for i in at.info)
     assert not at.download_button
 
 
@@ -29,7 +31,11 @@ def test_gif_frames_bounce_and_mp4(monkeypatch, models_dir, tiny_vae, tiny_ae, m
     assert at.title[0].value == "Morph"
     (a,), (b,) = captions(at, prefix="A: "), captions(at, prefix="B: ")
     assert a.startswith("A: #0 (") and b.startswith("B: #") and a.split("(")[1] != b.split("(")[1]  # B: another class
-    assert len(captions(at, "Preview", "t = ")) == 8  # the preview strip
+    assert len(captions(at, "Preview", "t = ")) == 8  # the preview strip, between the chosen originals:
+    strip = captions(at, "Preview")
+    assert strip[0] == "A (original)" and strip[9] == "B (original)" and strip[1] == "t = 0.00"
+    assert any("reconstructions of A and B, not the images themselves" in c.value for c in at.caption)
+    assert not at.warning
 
     gif = gif_of(at, media)  # default: 30 steps
     assert gif.is_animated and gif.n_frames == 30 and gif.size == (224, 224)
@@ -72,7 +78,7 @@ def test_choose_by_label_and_upload(monkeypatch, models_dir, tiny_vae, tiny_ae, 
 
     # A bad upload says what was expected and what was received; the page asks for image A.
     at.radio(key="mph_src_b").set_value("upload").run()
-    at.file_uploader(key="mph_up_b").upload("x.png", b"garbage", "image/png").run()
+    at.file_uploader(key="mph_b_upload").upload("x.png", b"garbage", "image/png").run()
     assert not at.exception
     msg = " ".join(e.value for e in at.error)
     assert "x.png" in msg and "Expected an image file" in msg and "7 bytes" in msg
@@ -81,7 +87,34 @@ def test_choose_by_label_and_upload(monkeypatch, models_dir, tiny_vae, tiny_ae, 
 
     digit = np.zeros((40, 40, 3), np.uint8)
     digit[5:35, 18:22] = 255
-    at.file_uploader(key="mph_up_b").clear().upload("one.png", png(digit), "image/png").run()
+    at.file_uploader(key="mph_b_upload").clear().upload("one.png", png(digit), "image/png").run()
     assert not at.exception and not at.error
     assert gif_of(at, media).n_frames == 30
     assert captions(at, prefix="B: ") == ["B: one.png"]
+
+
+def test_a_dark_digit_upload_same_images_and_an_mp4_of_another_model(monkeypatch, models_dir, tiny_vae, tiny_ae,
+                                                                      media):
+    at = open_page(PAGE, monkeypatch, models_dir, tiny_vae)
+    at.number_input(key="mph_idx_b").set_value(0).run()  # B = A
+    assert not at.exception
+    assert any("A and B are the same image" in w.value for w in at.warning)
+
+    # A dark "3" on paper for A: inverted and prepared like MNIST by default, not a white blob.
+    at.radio(key="mph_src_a").set_value("upload").run()
+    at.file_uploader(key="mph_a_upload").upload("three_on_paper.png", drawn("3"), "image/png").run()
+    assert not at.exception and not at.error
+    assert at.checkbox(key="mph_a_invert").value and at.checkbox(key="mph_a_mnist").value
+    assert any("mostly light background" in c.value for c in at.caption)
+    assert captions(at, prefix="A: ") == ["A: three_on_pa….png"] and not at.warning  # shortened to fit
+    (a_shown,) = images(at, prefix="A: ")
+    assert media(a_shown.value[0])  # an inline PNG
+    assert captions(at, "Preview")[0] == "A (original)" and gif_of(at, media).n_frames == 30
+
+    # An MP4 made for one model is not "changed settings" for another one, never exported.
+    at.button(key="mph_mp4_make").click().run()
+    assert at.download_button(key="mph_mp4_download")
+    at.selectbox(key="sidebar_model").set_value(tiny_ae.key).run()
+    assert not at.exception and at.session_state[ui.ACTIVE] == tiny_ae.key
+    assert "mph_mp4_download" not in [b.key for b in at.download_button]
+    assert not any("make it again" in c.value for c in at.caption)

@@ -5,6 +5,7 @@ import io
 
 import numpy as np
 
+from imagefiles import drawn
 from pagetest import captions, images, open_page, png
 
 PAGE = "pages/2_Reconstruct.py"
@@ -19,7 +20,9 @@ def mse_values(caps: list[str]) -> list[float]:
 def test_without_a_model_the_page_says_to_train_first(monkeypatch, tmp_path):
     at = open_page(PAGE, monkeypatch, tmp_path)
     assert not at.exception
-    assert any("Train" in i.value for i in at.info)
+    assert at.title[0].value == "Reconstruct"  # titled like every page
+    assert any("**Home**" in i.value and "**Train**" in i.value for i in at.info)  # where the links go
+    assert any("Open **Home**" in c.value for c in at.caption) and any("Open **Train**" in c.value for c in at.caption)
     assert not at.image and not at.metric
 
 
@@ -77,16 +80,35 @@ def test_upload_bad_and_good_images(monkeypatch, models_dir, tiny_vae, tiny_ae):
     at.file_uploader(key="rec_upload").clear().upload("bar.png", png(rgba), "image/png").run()
     assert not at.exception and not at.error
     (recon,) = captions(at, YOURS, "Reconstruction · MSE")
-    assert captions(at, YOURS) == ["bar.png (28×28)", recon, "Per-pixel error"] and recon.endswith(" dB")
+    assert captions(at, YOURS) == ["bar.png", recon, "Per-pixel error"] and recon.endswith(" dB")
+    assert any("**bar.png** as the model sees it (28×28, MNIST's preparation)" in c.value for c in at.caption)
     assert any("held-out images' errors" in c.value for c in at.caption)
-    assert not any("Invert colours" in c.value for c in at.caption)
+    assert not any("Invert colours" in c.value for c in at.caption)  # light on dark, like MNIST
+    assert not at.checkbox(key="rec_invert").value and at.checkbox(key="rec_mnist").value  # an MNIST model
 
-    # A dark bar on white (RGB): the page suggests inverting it, and inverting works.
+    # A dark bar on white (RGB): inverted by default, with the hint saying why; the same pixels as bar.png.
     at.file_uploader(key="rec_upload").clear().upload("paper.png", png(255 - rgba[..., :3]), "image/png").run()
-    assert any("Invert colours" in c.value for c in at.caption)
-    at.checkbox(key="rec_invert").check().run()
-    assert not at.exception and "paper.png (28×28, inverted)" in captions(at, YOURS)
-    assert captions(at, YOURS, "Reconstruction · MSE") == [recon]  # the same pixels as bar.png
+    assert not at.exception and at.checkbox(key="rec_invert").value
+    assert any("mostly light background" in c.value and "it is inverted" in c.value for c in at.caption)
+    assert any("(28×28, inverted, MNIST's preparation)" in c.value for c in at.caption)
+    assert captions(at, YOURS, "Reconstruction · MSE") == [recon]
+    at.checkbox(key="rec_invert").uncheck().run()  # the user's choice sticks for this file
+    assert not at.exception and not at.checkbox(key="rec_invert").value
+    assert any("try **Invert colours**" in c.value for c in at.caption)
+    assert captions(at, YOURS, "Reconstruction · MSE") != [recon]
+
+
+def test_a_dark_digit_on_paper_is_inverted_and_prepared_like_mnist(monkeypatch, models_dir, tiny_vae, tiny_ae):
+    """A "3" drawn dark on a white 300x200 photo: detected, inverted, cropped and centred as MNIST's digits."""
+    at = open_page(PAGE, monkeypatch, models_dir, tiny_vae)
+    at.file_uploader(key="rec_upload").upload("digit3_dark_on_white_paper.png", drawn("3"), "image/png").run()
+    assert not at.exception and not at.error
+    assert at.checkbox(key="rec_invert").value and at.checkbox(key="rec_mnist").value
+    assert any("mostly light background" in c.value for c in at.caption)
+    mine, recon, err = images(at, YOURS)
+    assert mine.captions[0] == "digit3_dark….png"  # shortened: a long name would break inside a word
+    assert recon.captions[0].startswith("Reconstruction · MSE ") and err.captions[0] == "Per-pixel error"
+    assert all(el.value[0].startswith("data:image/png;base64,") for el in images(at))  # inline: no blank images
 
 
 def test_held_out_images_not_in_memory(monkeypatch, models_dir, tiny_vae, tiny_ae):
