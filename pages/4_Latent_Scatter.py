@@ -2,7 +2,9 @@
 
 The held-out set is encoded once (cached), projected to 2-D (as is for a
 latent size of 2, else PCA or t-SNE, cached per model, method and point
-count) and drawn as a WebGL scatter coloured by label. Hovering a point shows
+count) and drawn as a WebGL scatter coloured by label (`aecore.media.LABEL_COLOURS`: ten clearly distinct
+colours first; with more than ten labels, such as Olivetti's 40 people, no legend but a searchable picker of
+labels to highlight in those ten colours, or to show alone). Hovering a point shows
 its image (with its index, label and reconstruction error); clicking a point
 (or typing its number) shows its image, its reconstruction and its nearest
 neighbours in the full code space. An uploaded image can be placed on the map too.
@@ -22,16 +24,17 @@ from pathlib import Path
 import numpy as np
 import plotly.graph_objects as go
 import streamlit as st
-from plotly.colors import qualitative
 
 import ui
 from aecore.axes import map_position
 from aecore.infer import project
+from aecore.media import TABLEAU10, label_colour
 
 DEFAULT_POINTS = 2000
 TSNE_MAX = 2000  # t-SNE is O(N log N) at best and slow on 2 cores: cap what it sees
 MAX_NEIGHBOURS = 12
-PALETTE = qualitative.Plotly + qualitative.Dark24 + qualitative.Light24
+MANY_LABELS = 10  # more labels than this: no legend (it would scroll the page), a picker instead
+BACKGROUND_DOTS = "#8c8c8c"  # the labels not highlighted, when some are
 METHODS = {"pca": "PCA (fast, linear)", "tsne": "t-SNE (slow, keeps neighbourhoods)"}
 POINT = "sct_point"  # the number input; a click on the chart sets it
 TRACES = "sct_traces"  # held-out indices of each chart trace, for mapping clicks back to points
@@ -91,11 +94,29 @@ def view_controls(N: int, D: int) -> tuple[int, str]:
     return n, method
 
 
-def own_image(shape):
-    """The "Place your own image on the map" expander: (the image for the model or None, the uploaded file)."""
+def label_picker(val) -> tuple[list[int], bool]:
+    """For more than `MANY_LABELS` labels (e.g. Olivetti's 40 people): a searchable picker of up to 10 labels to
+    highlight, each in its own colour, and "Only these"; returns (the chosen class numbers, only them). Fewer
+    labels, or none: ([], False)."""
+    classes = [] if val.labels is None else [int(c) for c in np.unique(val.labels)]
+    if len(classes) <= MANY_LABELS:
+        return [], False
+    c1, c2 = st.columns([3, 1], vertical_alignment="bottom")
+    chosen = c1.multiselect(f"Highlight labels ({len(classes)} in all; type to search)", classes, key="sct_labels",
+                            format_func=lambda c: ui.class_name(val, c), max_selections=MANY_LABELS,
+                            placeholder="Choose or type labels",
+                            help=f"Too many labels for a legend: the dots are coloured by label without one. Up to "
+                                 f"{MANY_LABELS} labels chosen here get clearly distinct colours and a legend; the "
+                                 "others turn grey.")
+    only = c2.checkbox("Only these", key="sct_only", disabled=not chosen, help="Hide the labels not chosen.")
+    return chosen, bool(chosen) and only
+
+
+def own_image(entry):
+    """The "Place your own image on the map" expander: (the image for the model or None, the `ui.Upload`)."""
     with st.expander("Place your own image on the map"):
-        up = ui.image_uploader("Upload an image", "sct_upload", shape)
-        return ui.read_upload(up, shape), up
+        up = ui.upload_image("Upload an image", "sct", entry)
+        return (None if up is None else up.image), up
 
 
 def clicked_point(event: dict, traces: list[list[int]]) -> int | None:
@@ -150,9 +171,12 @@ def hover_texts(val, errors, ids) -> list[str]:
     return [f"#{i} · {ui.label_of(val, i)} · recon MSE {errors[i]:.4f}" for i in ids]
 
 
-def add_points(fig: go.Figure, val, errors: np.ndarray, idx: np.ndarray, xy: np.ndarray) -> list[list[int]]:
+def add_points(fig: go.Figure, val, errors: np.ndarray, idx: np.ndarray, xy: np.ndarray,
+               highlight: list[int] | tuple = (), only: bool = False) -> list[list[int]]:
     """The drawn held-out points: one WebGL trace per label (or one coloured by reconstruction error);
-    returns each trace's held-out indices."""
+    returns each trace's held-out indices. Labels get `LABEL_COLOURS` by rank (ten distinct ones first); with
+    more than `MANY_LABELS` labels no trace is in the legend but the `highlight`ed ones, drawn last in the ten
+    distinct colours over the others in grey (or alone, `only`)."""
     if val.labels is None:
         fig.add_trace(go.Scattergl(
             x=xy[:, 0], y=xy[:, 1], mode="markers", name="held-out", customdata=idx,
@@ -160,14 +184,22 @@ def add_points(fig: go.Figure, val, errors: np.ndarray, idx: np.ndarray, xy: np.
             marker=dict(size=6, opacity=0.8, color=errors[idx], colorscale="Viridis", showscale=True,
                         colorbar=dict(title="recon MSE"))))
         return [idx.tolist()]
+    classes = [int(c) for c in np.unique(val.labels)]
+    many, drawn = len(classes) > MANY_LABELS, set(np.unique(val.labels[idx]).tolist())
+    order = [c for c in classes if c not in highlight and not only] + [c for c in highlight if c in drawn]
     traces = []
-    for cls in np.unique(val.labels[idx]):
+    for cls in (c for c in order if c in drawn):
         rows = np.flatnonzero(val.labels[idx] == cls)
         ids = idx[rows]
+        marker = dict(size=6, opacity=0.8, color=label_colour(classes.index(cls)))
+        if highlight and cls in highlight:
+            marker = dict(size=8, opacity=0.95, color=TABLEAU10[highlight.index(cls)])
+        elif highlight:
+            marker = dict(size=5, opacity=0.35, color=BACKGROUND_DOTS)
         fig.add_trace(go.Scattergl(
-            x=xy[rows, 0], y=xy[rows, 1], mode="markers", name=ui.class_name(val, int(cls)), customdata=ids,
+            x=xy[rows, 0], y=xy[rows, 1], mode="markers", name=ui.class_name(val, cls), customdata=ids,
             hovertext=hover_texts(val, errors, ids), hovertemplate="%{hovertext}<extra></extra>",
-            marker=dict(size=6, opacity=0.8, color=PALETTE[int(cls) % len(PALETTE)])))
+            showlegend=not many or cls in highlight, marker=marker))
         traces.append(ids.tolist())
     return traces
 
@@ -250,7 +282,8 @@ st.caption(f"**{entry.config.describe()}** — each dot is one of the {N:,} held
            + " Hover a dot to see its image, index, label and reconstruction error; click it for its "
            "reconstruction and nearest neighbours.")
 n, method = view_controls(N, D)
-mine, up = own_image(eng.image_shape)
+highlight, only = label_picker(val)
+mine, up = own_image(entry)
 
 # The work: the projection (t-SNE with a spinner: it takes seconds), the chosen point, the upload's code.
 try:
@@ -267,7 +300,7 @@ mine_z = eng.encode(mine[None])[0] if mine is not None else None
 
 # The chart: the points, the chosen point ringed, the upload as a star (PCA and raw views only).
 fig = go.Figure()
-traces = add_points(fig, val, errors, idx, xy)
+traces = add_points(fig, val, errors, idx, xy, highlight, only)
 if chosen is not None and (method != "tsne" or chosen in row_of):
     pos = map_position(codes[chosen], codes)[0] if method != "tsne" else xy[row_of[chosen]]
     fig.add_trace(go.Scatter(

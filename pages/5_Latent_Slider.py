@@ -4,29 +4,52 @@ One slider per code dimension (for codes longer than 16 numbers: one per
 principal direction of the held-out codes; `aecore.axes` says what the sliders
 mean), decoded live inside a fragment so a slider move reruns only the sliders
 and the picture. Random samples, a reset, a start from a held-out or uploaded
-image, and a 2-D manifold grid over any two code dimensions with the others
-held at the sliders' values.
+image, and a 2-D manifold grid (`aecore.grid`) over two code numbers, or over
+two of the sliders' principal directions, with the others held at the sliders'
+values.
+
+The grid is centred on the held-out codes by default (mean ± k·std along each
+axis: a plain, denoising or sparse autoencoder puts its codes anywhere); a VAE
+starts on its prior's fixed ±3. Tick labels are drawn into the picture (also in
+its PNG download); the sliders' point is a red crosshair and a click on a tile
+moves the sliders there. Both are done in the browser by a small component
+(`GRID_JS`) over the picture, so a slider move sends two numbers, not a new
+grid: the grid's PNG is made again only when the grid itself changes.
 
 The page reads top to bottom: what the sliders mean, their remembered values,
 "Start from an image", then the live part (sliders, picture, grid controls, grid).
 
 Session state: `sld_last_image` holds the last decoded image (H, W, C floats
-in [0, 1]) so tests and debugging can see what the sliders produced.
+in [0, 1]) and `sld_grid_memo` the grid shown last (a `Shown`: its `aecore.grid.Grid`,
+the `TileBox` of its picture, the PNG bytes), so tests and debugging can see them.
 """
+
+import hashlib
+from functools import partial
+from pathlib import Path
+from typing import NamedTuple
 
 import streamlit as st
 
+import browser_decode
 import ui
-from aecore import media
 from aecore.axes import MAX_SLIDERS, PrincipalAxes, slider_axes
+from aecore.grid import Grid, code_range, principal_grid, prior_range, raw_grid, tick_indices
+from aecore.media import TileBox, labelled_grid, png_bytes
 
 SHOW_PX = 280  # the decoded image's width on screen
-GRID_PX = 560  # the manifold grid's approximate width on screen
-# ±5, ±8, ±15: the ranges that show a trained model's whole map; ±3 covers a VAE's N(0, 1) prior.
-RANGES = {"±3": 3.0, "±5": 5.0, "±8": 8.0, "±15": 15.0, "custom": None}
+GRID_PX = 560  # the manifold grid's tiles' approximate width on screen
+# The grid's range: centred on the held-out codes, or fixed around 0 (±3 covers a VAE's N(0, 1) prior;
+# ±5, ±8, ±15 show more of a trained model's map).
+RANGES = {"codes": None, "±3": 3.0, "±5": 5.0, "±8": 8.0, "±15": 15.0, "custom": None}
+RANGE_LABELS = {"codes": "held-out codes: mean ± k·std", "±3": "±3 (a VAE's prior)", "custom": "custom ±"}
+OVER = {"pc": "principal directions (as the sliders)", "raw": "raw code numbers"}
+GRID_KEYS = ("sld_gover", "sld_gx", "sld_gy", "sld_gpx", "sld_gpy", "sld_range", "sld_k", "sld_lim")
 LAST_IMAGE = "sld_last_image"  # documented session-state key: the last decoded image
 MODEL = "sld_model"  # session state: the model (and kind of axes) the remembered slider values belong to
-GRID_MEMO = "sld_grid_memo"  # session state: (grid parameters, PNG bytes, tiles) of the last grid
+GRID_MEMO = "sld_grid_memo"  # documented session-state key: the grid shown last (a `Shown`)
+GRID_BOX = "sld_grid_box"  # the grid picture's container (its class is st-key-sld_grid_box: the overlay finds it)
+OVERLAY = "sld_grid_overlay"  # the crosshair-and-click component over the grid
 MESSAGE = "sld_message"  # session state: an error from a button callback, shown once
 UPLOAD_USED = "sld_upload_used"  # session state: (file id, model) of the upload the sliders were last set to
 
@@ -84,7 +107,8 @@ def remembered_values(entry, axes) -> str:
     if st.session_state.get(MODEL) != signature:
         set_sliders(axes, axes.default)
         st.session_state[MODEL] = signature
-        st.session_state.pop(GRID_MEMO, None)
+        for key in (GRID_MEMO, *GRID_KEYS):  # another model: its grid starts from its own defaults
+            st.session_state.pop(key, None)
     for key, lo, hi, d in zip(slider_keys(axes), axes.lo, axes.hi, axes.default):
         v = st.session_state.get(key)
         st.session_state[key] = round(float(d) if v is None else float(min(max(v, lo), hi)), 6)
@@ -104,14 +128,14 @@ def start_from_image(axes, val, eng, signature: str) -> None:
         else:
             c1.caption("Held-out images are not available for this model.")
         with c2:
-            up = ui.image_uploader("Or upload an image", "sld_upload", eng.image_shape)
-            x = ui.read_upload(up, eng.image_shape)
-        if x is None:
+            up = ui.upload_image("Or upload an image", "sld", entry)  # `entry`: the page's active model
+        if up is None:
             return
-        if st.session_state.get(UPLOAD_USED) != (up.file_id, signature):
+        x = up.image
+        if st.session_state.get(UPLOAD_USED) != (up.id, signature):  # a new file, Invert or preparation
             set_sliders(axes, axes.from_code(eng.encode(x[None])[0]))  # the sliders are not drawn yet in this run
-            st.session_state[UPLOAD_USED] = (up.file_id, signature)
-        c2.image(ui.upscale(x, 84), caption=f"{up.name}: the sliders were set to its code", width=84)
+            st.session_state[UPLOAD_USED] = (up.id, signature)
+        c2.image(ui.upscale(x, 84), caption=f"{ui.short_name(up.name)}: the sliders were set to its code", width=84)
 
 
 def sliders(axes, codes, eng) -> list[float]:
@@ -134,42 +158,148 @@ def sliders(axes, codes, eng) -> list[float]:
             for i, (key, label, lo, hi) in enumerate(zip(slider_keys(axes), axes.labels, axes.lo, axes.hi))]
 
 
-def grid_controls(D: int, is_vae: bool) -> tuple[int, int, float, int]:
-    """The grid's x and y code dimensions, its ± range and its tiles per side."""
+# --- the manifold grid ------------------------------------------------------------------------------
+class GridChoice(NamedTuple):
+    """What the grid controls chose: over "pc" (principal directions) or "raw" (code numbers), the two axes,
+    the range ("codes": mean ± k·std, else a key of `RANGES` with its ± lim), and the tiles per side."""
+
+    over: str
+    dims: tuple[int, int]
+    preset: str
+    k: float | None
+    lim: float | None
+    n: int
+
+
+class Shown(NamedTuple):
+    """The grid on screen: its parameters, a short id of them (a click names the grid it was on), the
+    `Grid` (which code each tile decodes), the `TileBox` of its picture and the picture's PNG bytes."""
+
+    params: tuple
+    id: str
+    grid: Grid
+    box: TileBox
+    png: bytes
+
+
+def num(v: float) -> str:
+    """A number for a caption: 3 significant digits and a real minus sign."""
+    return f"{v:.3g}".replace("-", "−")
+
+
+def grid_controls(D: int, axes, codes, is_vae: bool) -> GridChoice:
+    """What the grid varies (principal directions or code numbers, when the sliders follow principal
+    directions), its x and y axes, its range and its tiles per side."""
+    over = "raw"
+    if isinstance(axes, PrincipalAxes) and len(axes.names) >= 2:
+        over = st.radio("Grid over", list(OVER), format_func=OVER.get, key="sld_gover", horizontal=True,
+                        help="Principal directions: the plane of two sliders, in spreads from the codes' mean. "
+                             "Raw code numbers: two of the code's own numbers.")
     g1, g2, g3, g4 = st.columns(4)
-    dx = g1.selectbox("x dimension", range(D), index=0, key="sld_gx", format_func=lambda d: f"z{d}")
-    dy = g2.selectbox("y dimension", range(D), index=1, key="sld_gy", format_func=lambda d: f"z{d}")
-    preset = g3.selectbox("Range", list(RANGES), index=0 if is_vae else 1, key="sld_range",
-                          help="±5, ±8, ±15: the ranges that show a trained model's whole map; ±3 covers a VAE's "
-                               "N(0, 1) prior.")
-    lim = RANGES[preset]
-    if lim is None:
-        lim = g3.number_input("Custom ± range", 0.1, 100.0, 3.0, step=0.5, key="sld_lim")
+    k_help = "The grid spans the held-out codes' mean ± k standard deviations along each axis."
+    if over == "pc":
+        names = [f"PC {i + 1}" for i in range(len(axes.names))]
+        dx = g1.selectbox("x direction", range(len(names)), index=0, key="sld_gpx", format_func=names.__getitem__)
+        dy = g2.selectbox("y direction", range(len(names)), index=1, key="sld_gpy", format_func=names.__getitem__)
+        k = g3.number_input("Range: mean ± k·std, k", 0.5, 10.0, 3.0, step=0.5, key="sld_k", help=k_help)
+        preset, lim = "codes", None
+    else:
+        dx = g1.selectbox("x dimension", range(D), index=0, key="sld_gx", format_func=lambda d: f"z{d}")
+        dy = g2.selectbox("y dimension", range(D), index=1, key="sld_gy", format_func=lambda d: f"z{d}")
+        presets = [p for p in RANGES if p != "codes" or codes is not None]
+        default = "±3" if is_vae else "codes" if codes is not None else "±5"
+        preset = g3.selectbox("Range", presets, index=presets.index(default), key="sld_range",
+                              format_func=lambda p: RANGE_LABELS.get(p, p),
+                              help="Held-out codes: centred on where this model puts its codes (the default, but "
+                                   "for a VAE). ±3 covers a VAE's N(0, 1) prior; ±5, ±8, ±15 show more around 0.")
+        k, lim = None, RANGES[preset]
+        if preset == "codes":
+            k = g3.number_input("k (standard deviations)", 0.5, 10.0, 3.0, step=0.5, key="sld_k", help=k_help)
+        elif preset == "custom":
+            lim = g3.number_input("Custom ± range", 0.1, 100.0, 3.0, step=0.5, key="sld_lim")
     n = g4.slider("n (per side)", 2, 30, 10, key="sld_n")
-    return dx, dy, float(lim), int(n)
+    return GridChoice(over, (int(dx), int(dy)), preset, None if k is None else float(k),
+                      None if lim is None else float(lim), int(n))
 
 
-def grid_png(eng, version: str, z, dx: int, dy: int, lim: float, n: int) -> tuple[bytes, int]:
-    """The n × n grid of decoded codes as PNG bytes, and its tile count; remembered while its parameters
-    stay (moving a grid dimension's own slider changes nothing here)."""
-    others = tuple(round(float(v), 4) for i, v in enumerate(z) if i not in (dx, dy))
-    params = (version, dx, dy, lim, n, others)
+def grid_shown(eng, version: str, axes, codes, values, z, c: GridChoice) -> Shown:
+    """The grid for choice `c` at the sliders' `values` (code `z`): decoded, tiled with tick labels and encoded
+    as PNG, or the one shown last while its parameters stay (moving a grid axis's own slider changes nothing
+    here, so the browser keeps the same picture under the same URL). ValueError for an impossible grid."""
+    if c.over == "pc":
+        held = tuple(round(float(v), 6) for i, v in enumerate(values) if i not in c.dims)
+    else:
+        held = tuple(round(float(v), 4) for i, v in enumerate(z) if i not in c.dims)
+    params = (version, c, held)
     memo = st.session_state.get(GRID_MEMO)
-    if memo is None or memo[0] != params:
-        images, _, _ = eng.grid((dx, dy), (-lim, lim), n, base=z)
-        w = eng.image_shape[1]
-        up_f = max(1, min(16, round(GRID_PX / (n * w))))
-        # PNG bytes: st.image serves the same bytes under the same URL, so the browser keeps the picture
-        # cached while a slider that does not change the grid moves.
-        memo = (params, ui.png_bytes(media.grid_image(images, ncols=n, pad=1, upscale=up_f)), len(images))
-        st.session_state[GRID_MEMO] = memo
-    return memo[1], memo[2]
+    if memo is not None and memo.params == params:
+        return memo
+    if c.over == "pc":
+        g = principal_grid(z, axes.mean, axes.directions, axes.spread, c.dims, c.k, c.n)
+    else:
+        ranges = code_range(codes, c.dims, c.k) if c.preset == "codes" else prior_range(c.lim)
+        g = raw_grid(z, c.dims, *ranges, c.n)
+    images = eng.decode(g.codes())
+    up_f = max(1, min(16, round(GRID_PX / (c.n * eng.image_shape[1]))))
+    ticks = tick_indices(c.n)
+    pixels, box = labelled_grid(images, c.n, pad=1, upscale=up_f, x_title=g.x_name, y_title=g.y_name,
+                                x_ticks=[(i, f"{g.xs[i]:.3g}") for i in ticks],
+                                y_ticks=[(i, f"{g.ys[i]:.3g}") for i in ticks])
+    grid_id = hashlib.sha1(repr(params).encode()).hexdigest()[:12]
+    memo = Shown(params, grid_id, g, box, png_bytes(pixels))
+    st.session_state[GRID_MEMO] = memo
+    return memo
+
+
+def on_grid_click(axes) -> None:
+    """Overlay callback: a click on a tile of the grid shown moves the sliders to that tile's code (the nearest
+    slider values: rounded to their step, inside their ranges); a click between the tiles or on an older
+    picture does nothing."""
+    click = (st.session_state.get(OVERLAY) or {}).get("click")
+    shown = st.session_state.get(GRID_MEMO)
+    if not isinstance(click, dict) or shown is None or click.get("grid") != shown.id:
+        return
+    try:
+        tile = shown.box.tile_at(float(click["fx"]), float(click["fy"]))
+    except (KeyError, TypeError, ValueError):
+        return
+    if tile is not None:
+        set_sliders(axes, axes.from_code(shown.grid.tile_code(*tile)))
+
+
+# The crosshair and the click on a tile, in the browser (see the file's comment).
+GRID_JS = (Path(__file__).parent / "latent_slider_grid.js").read_text()
+grid_overlay = st.components.v2.component("latent_slider_grid_overlay", js=GRID_JS, isolate_styles=False)
+
+
+def show_grid(shown: Shown, z, axes) -> None:
+    """The grid's picture with its caption, the crosshair at the sliders' code `z` and the click on a tile (the
+    overlay), and its PNG download."""
+    g, box = shown.grid, shown.box
+    x, y = g.position(z)
+    col, row = g.tile_index(x, y)
+    on_x, on_y = -0.5 <= col <= g.n - 0.5, -0.5 <= row <= g.n - 0.5
+    fx, fy = box.fraction(col, row)
+    where = f"{g.x_name} = {num(x)}, {g.y_name} = {num(y)}"
+    with st.container(key=GRID_BOX):
+        st.image(shown.png, output_format="PNG", width=box.width,  # lossless (else a JPEG), at its own size
+                 caption=f"{g.n}×{g.n} = {g.n ** 2} decoded codes · x: {g.x_name} from {num(g.xs[0])} (left) to "
+                         f"{num(g.xs[-1])} (right) · y: {g.y_name} from {num(g.ys[0])} (top) to {num(g.ys[-1])} "
+                         "(bottom) · " + (f"red crosshair: the sliders' point ({where})" if on_x and on_y
+                                          else f"the sliders' point ({where}) is outside this grid"))
+    grid_overlay(key=OVERLAY, data={"box": GRID_BOX, "grid": shown.id, "area": list(box.area()),
+                                    "cross": [fx if on_x else None, fy if on_y else None]},
+                 on_click_change=partial(on_grid_click, axes))
+    st.download_button("Download the grid (PNG)", shown.png, key="sld_grid_png", mime="image/png",
+                       file_name=f"manifold_grid_{g.x_name}_{g.y_name}.png".replace(" ", ""),
+                       icon=":material/download:", on_click="ignore")
 
 
 # --- the live part: sliders, decode, picture, grid (a fragment: moving a slider reruns only this) ---------
 @st.fragment
-def explorer(axes, codes, eng, version: str) -> None:
-    """The sliders and the decoded picture beside them, then the manifold grid's controls and the grid."""
+def explorer(axes, codes, eng, version: str, decoder_id: str | None) -> None:
+    """The sliders and the decoded picture beside them (decoded in the browser as the sliders move, with the
+    server's decode as the fallback: `browser_decode`), then the manifold grid's controls and the grid."""
     left, right = st.columns([3, 2], gap="large")
     with left:
         values = sliders(axes, codes, eng)
@@ -177,26 +307,32 @@ def explorer(axes, codes, eng, version: str) -> None:
     img = eng.decode_one(z)
     st.session_state[LAST_IMAGE] = img
     shown = ", ".join(f"{v:.2f}" for v in z[:8]) + (", …" if len(z) > 8 else "")
-    # A data URI travels inside the rerun's message: no second request for the picture.
-    right.image(ui.png_data_uri(img, SHOW_PX), caption=f"decode(z), z = [{shown}]", width=SHOW_PX)
+    with right:  # the server's picture is a data URI inside the rerun's message: no second request
+        browser_decode.live_picture(decoder_id, slider_keys(axes), axes.to_code, ui.png_data_uri(img, SHOW_PX),
+                                    f"decode(z), z = [{shown}]", SHOW_PX, key="sld_live")
 
     st.subheader("Manifold grid")
     D = eng.latent_dim
     if D < 2:
         st.info("A grid needs at least 2 code dimensions; this model has 1.")
         return
-    st.caption("Decoded codes on an n × n grid over two code dimensions, every other dimension held at the "
-               "sliders' current values."
-               + (" The grid varies raw code dimensions (not the principal directions of the sliders)."
-                  if isinstance(axes, PrincipalAxes) else ""))
-    dx, dy, lim, n = grid_controls(D, eng.is_vae)
-    if dx == dy:
-        st.error(f"Expected two different dimensions for x and y, received z{dx} twice.")
+    c = grid_controls(D, axes, codes, eng.is_vae)
+    st.caption("Decoded codes on an n × n grid over "
+               + ("two principal directions of the held-out codes (in spreads from their mean, as the sliders), "
+                  "every other direction" if c.over == "pc" else "two code numbers, every other number")
+               + " held at the sliders' values. The red crosshair marks the sliders' point; a click on a tile moves "
+                 "the sliders to its code (as near as they reach).")
+    if c.dims[0] == c.dims[1]:
+        name = f"PC {c.dims[0] + 1}" if c.over == "pc" else f"z{c.dims[0]}"
+        st.error(f"Expected two different {'directions' if c.over == 'pc' else 'dimensions'} for x and y, "
+                 f"received {name} twice.")
         return
-    grid, tiles = grid_png(eng, version, z, dx, dy, lim, n)
-    st.image(grid, output_format="PNG",  # lossless: Streamlit would turn an opaque picture into a JPEG
-             caption=f"{n}×{n} = {tiles} decoded codes · x: z{dx} from −{lim:g} (left) to +{lim:g} (right)"
-                     f" · y: z{dy} from +{lim:g} (top) to −{lim:g} (bottom)")
+    try:
+        view = grid_shown(eng, version, axes, codes, values, z, c)
+    except ValueError as e:
+        st.error(f"The grid cannot be drawn: {e}")
+        return
+    show_grid(view, z, axes)
 
 
 # --- the page -------------------------------------------------------------------------------------
@@ -210,4 +346,5 @@ if val is None:
                                "Sliders, the grid and starting from your own image still work.")
 signature = remembered_values(entry, axes)
 start_from_image(axes, val, eng, signature)
-explorer(axes, codes, eng, entry.version)
+decoder_id = browser_decode.decoder_loader(entry.version, eng.model.decoder, key="sld_decoder")
+explorer(axes, codes, eng, entry.version, decoder_id)

@@ -4,8 +4,13 @@
 // st-key-<key>), hooks its plotly_hover / plotly_unhover once per chart div (polling, so a re-created div is
 // hooked again) and shows `data.images[held-out index]` with `data.captions[...]` in a floating panel.
 // `data.traces[curve][point]` maps a point without customdata back to its held-out index.
+// Streamlit calls this function again with each new `data` without calling the returned cleanup first, so the
+// latest data lives in one shared place and only the last call's timer runs (older ones would hand the chart
+// stale points and images).
 export default function ({ data, parentElement }) {
   const doc = parentElement.ownerDocument || document;
+  const state = doc.__sctHoverState || (doc.__sctHoverState = {});
+  state.data = data;
   let panel = doc.getElementById("sct-hover-panel");
   if (!panel) {
     panel = doc.createElement("div");
@@ -45,9 +50,10 @@ export default function ({ data, parentElement }) {
     place(e.clientX, e.clientY);
   };
   const hook = () => {
-    const gd = doc.querySelector("." + CSS.escape("st-key-" + data.chart) + " .js-plotly-plot");
+    const d = state.data;
+    const gd = doc.querySelector("." + CSS.escape("st-key-" + d.chart) + " .js-plotly-plot");
     if (!gd || typeof gd.on !== "function") return;
-    gd.__sctHover = data;  // the latest points, read at hover time
+    gd.__sctHover = d;  // the latest points, read at hover time
     if (gd.__sctHooked) return;
     gd.__sctHooked = true;
     gd.on("plotly_hover", (ev) => show(gd, ev));
@@ -59,6 +65,7 @@ export default function ({ data, parentElement }) {
     });
   };
   hook();
-  const timer = setInterval(hook, 500);
+  clearInterval(state.timer);
+  const timer = (state.timer = setInterval(hook, 500));
   return () => { clearInterval(timer); hide(); };
 }

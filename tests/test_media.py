@@ -153,3 +153,83 @@ def test_grid_image_layout():
     assert media.grid_image(_frames((2, 4, 4, 3)), ncols=10).shape == (4, 9, 3)
     with pytest.raises(ValueError, match="Expected ncols"):
         media.grid_image(images, ncols=0)
+
+
+def test_labelled_grid_places_the_tiles_where_its_tile_box_says():
+    images = np.zeros((6, 4, 4, 1))
+    images[4] = 1.0  # row 1, column 1 of a 2 x 3 grid is white
+    pic, box = media.labelled_grid(images, ncols=3, pad=1, upscale=5, x_ticks=[(0, "-1.5"), (2, "1.5")],
+                                   y_ticks=[(0, "20"), (1, "-20")], x_title="z0", y_title="z1")
+    assert pic.dtype == np.uint8 and pic.ndim == 2 and pic.shape == (box.height, box.width)
+    assert (box.rows, box.cols, box.cell, box.pad) == (2, 3, 20, 1)
+    assert box.left > 20 and box.height > box.top + 2 * 20 + 1 + 10  # margins for the labels and titles
+    t, left = box.top, box.left
+    np.testing.assert_array_equal(pic[t:t + 20, left:left + 20], 0)  # tile (0, 0)
+    np.testing.assert_array_equal(pic[t + 21:t + 41, left + 21:left + 41], 255)  # tile (1, 1): the white one
+    np.testing.assert_array_equal(pic[t + 21:t + 41, left + 42:left + 62], 0)  # tile (1, 2)
+    assert (pic[t:t + 41, :left] < 128).any() and (pic[t + 41:, left:] < 128).any()  # labels left and below
+
+    # Positions as fractions of the picture: a tile's centre, the tiles' area, and back to the tile.
+    fx, fy = box.fraction(1, 1)
+    assert (fx * box.width, fy * box.height) == pytest.approx((left + 21 + 10, t + 21 + 10))
+    assert box.tile_at(fx, fy) == (1, 1)
+    assert box.tile_at(*box.fraction(2.4, -0.4)) == (0, 2)  # anywhere on a tile counts
+    assert box.tile_at(*box.fraction(-0.6, 0)) is None and box.tile_at(0.999, 0.999) is None  # off the tiles
+    x0, y0, x1, y1 = box.area()
+    assert (x0 * box.width, y0 * box.height, x1 * box.width, y1 * box.height) == pytest.approx(
+        (left, t, left + 62, t + 41))
+
+    colour, _ = media.labelled_grid(_frames((4, 4, 4, 3)), ncols=2)
+    assert colour.ndim == 3 and colour.shape[2] == 3
+    with pytest.raises(ValueError, match=r"Expected x_ticks positions in 0..2, received \[3\]"):
+        media.labelled_grid(images, ncols=3, x_ticks=[(3, "x")])
+    with pytest.raises(ValueError, match="Expected a position"):
+        box.tile_at(float("nan"), 0.5)
+
+
+def test_the_first_ten_label_colours_are_told_apart_at_a_glance():
+    import itertools
+
+    from plotly.colors import qualitative
+    from skimage.color import deltaE_ciede2000, rgb2lab
+
+    def worst(colours, distance):
+        return min(distance(a, b) for a, b in itertools.combinations(colours, 2))
+
+    def de2000(a, b):
+        lab = [rgb2lab(np.array([[[int(c[i:i + 2], 16) / 255 for i in (1, 3, 5)]]]))[0, 0] for c in (a, b)]
+        return float(deltaE_ciede2000(*lab))
+
+    first = media.LABEL_COLOURS[:10]
+    assert len(set(first)) == 10 and first == media.TABLEAU10
+    # CIE76 > 25 and CIEDE2000 > 15 between any two of the ten: Plotly's default palette, which drew 4 and 9
+    # both orange and 0, 3, 8 in near shades of blue, purple and pink, fails both (21.8 and 12.6).
+    assert worst(first, media.cie76) > 25 and worst(first, de2000) > 15
+    assert worst(qualitative.Plotly[:10], media.cie76) < 25 and worst(qualitative.Plotly[:10], de2000) < 15
+    # All visible on the app's dark background.
+    assert min(media.cie76(c, "#0E1117") for c in media.LABEL_COLOURS) > 25
+    assert media.label_colour(3) == first[3] and media.label_colour(23) == media.LABEL_COLOURS[3]
+
+    # The L*a*b* conversion: known values (white, black, sRGB red) and skimage's for every colour.
+    np.testing.assert_allclose(media.hex_to_lab("#FFFFFF"), [100, 0, 0], atol=0.01)
+    np.testing.assert_allclose(media.hex_to_lab("#000000"), [0, 0, 0], atol=0.01)
+    np.testing.assert_allclose(media.hex_to_lab("#FF0000"), [53.24, 80.09, 67.20], atol=0.02)
+    for c in media.LABEL_COLOURS:
+        ref = rgb2lab(np.array([[[int(c[i:i + 2], 16) / 255 for i in (1, 3, 5)]]]))[0, 0]
+        np.testing.assert_allclose(media.hex_to_lab(c), ref, atol=0.01)
+    with pytest.raises(ValueError, match="Expected a colour as #RRGGBB, received 'red'"):
+        media.hex_to_lab("red")
+
+
+def test_png_bytes_is_lossless_and_fast_by_default():
+    gray = (np.arange(40 * 30) % 251).astype(np.uint8).reshape(40, 30)
+    for pixels in (gray, np.stack([gray, gray[::-1], 255 - gray], axis=-1)):
+        data = media.png_bytes(pixels)
+        img = Image.open(io.BytesIO(data))
+        assert img.format == "PNG" and img.size == (30, 40)
+        np.testing.assert_array_equal(np.asarray(img), pixels)
+    assert len(media.png_bytes(gray, compress_level=9)) <= len(media.png_bytes(gray))
+    with pytest.raises(ValueError, match="Expected uint8 pixels shaped"):
+        media.png_bytes(gray.astype(np.float32))
+    with pytest.raises(ValueError, match="Expected compress_level to be an integer in 0..9, received 10"):
+        media.png_bytes(gray, compress_level=10)

@@ -88,6 +88,11 @@ def test_scatter_of_a_2d_vae_and_point_details(monkeypatch, models_dir, tiny_vae
     assert not at.radio  # latent size 2: plotted as is, no projection choice
     traces = point_traces(chart(at))
     assert sorted(t["name"] for t in traces) == [str(d) for d in range(10)]  # class names in the legend
+    from aecore.media import TABLEAU10, cie76
+
+    colours = [t["marker"]["color"] for t in traces]  # ten clearly distinct colours (no two oranges)
+    assert colours == list(TABLEAU10) and min(cie76(a, b) for i, a in enumerate(colours) for b in colours[i + 1:]) > 25
+    assert all(t.get("showlegend", True) for t in traces) and not at.multiselect  # a legend, no label picker
     ids = np.concatenate([array(t["customdata"]) for t in traces])
     assert sum(len(array(t["x"])) for t in traces) == N_HELD_OUT and sorted(ids) == list(range(N_HELD_OUT))
     hover = traces[0]["hovertext"][0]
@@ -215,3 +220,25 @@ def test_uploads_bad_then_good(monkeypatch, models_dir, tiny_vae, tiny_ae):
     assert not at.exception
     assert "your image" not in [t["name"] for t in chart(at)["data"]]
     assert any("t-SNE has no mapping for new points" in c.value for c in at.caption)
+
+
+def test_a_dark_digit_on_paper_is_inverted_like_on_every_page(monkeypatch, models_dir, tiny_vae, tiny_ae):
+    """The upload of every page: a dark "3" on white paper is inverted and prepared like MNIST by default, with the
+    hint saying why, and lands on the map as a star."""
+    from imagefiles import drawn
+
+    at = open_page(PAGE, monkeypatch, models_dir, tiny_vae)
+    at.file_uploader(key="sct_upload").upload("three.png", drawn("3"), "image/png").run()
+    assert not at.exception and not at.error
+    assert at.checkbox(key="sct_invert").value and at.checkbox(key="sct_mnist").value
+    assert any("mostly light background" in c.value and "it is inverted" in c.value for c in at.caption)
+
+    def star():
+        data = chart(at)["data"][-1]
+        assert data["name"] == "your image"
+        return np.concatenate([array(data["x"]), array(data["y"])]).astype(float)
+
+    inverted = star()
+    at.checkbox(key="sct_invert").uncheck().run()  # a white blob: elsewhere on the map
+    assert not at.exception and any("try **Invert colours**" in c.value for c in at.caption)
+    assert not np.allclose(star(), inverted)

@@ -10,6 +10,7 @@ from pagetest import images, open_page, png
 
 PAGE = "pages/5_Latent_Slider.py"
 LAST_IMAGE = "sld_last_image"  # the page's documented session-state key: the last decoded image
+GRID_MEMO = "sld_grid_memo"  # the page's documented session-state key: the grid shown (its Grid, TileBox, PNG)
 GRID = "Manifold grid"  # the grid's section
 
 
@@ -35,6 +36,17 @@ def wide_ae(mnist_small, tmp_path_factory):
     cfg = ModelConfig(kind="ae", arch="dense", latent_dim=20, epochs=1, batch_size=64, hidden_units=(64,), limit=300)
     entry, _ = train_or_load(cfg, mnist_small, ModelCache(root))
     return entry, root
+
+
+def wide_codes(entry, root):
+    """The held-out codes of the `wide_ae` model (its 20-number codes of the held-out digits)."""
+    from aecore.builtin_data import load_dataset
+    from aecore.cache import ModelCache
+    from aecore.infer import Engine
+    from aecore.train import prepare_data
+
+    eng = Engine(ModelCache(root).load(entry.key).model)
+    return eng.encode(prepare_data(entry.config, load_dataset("mnist", limit=600))[1].images)
 
 
 def latent_sliders(at, prefix="sld_z"):
@@ -79,19 +91,23 @@ def test_sliders_decode_sample_reset_and_grid(monkeypatch, models_dir, tiny_vae,
     at.button(key="sld_reset").click().run()
     assert [s.value for s in latent_sliders(at)] == defaults
 
-    # The manifold grid: one picture of n x n tiles, 28 px digits upscaled to about 560 px.
+    # The manifold grid: one picture of n x n tiles, 28 px digits upscaled to about 560 px, ticks around them.
     caption, pixels = grid(at, media)
-    assert pixels.shape[:2] == (10 * 56 + 9, 10 * 56 + 9)  # 10 tiles of 28*2 px, 1 px gaps
-    assert caption.startswith("10×10 = 100 decoded codes · x: z0 from −3")  # a VAE: ±3 first
+    box = at.session_state[GRID_MEMO].box
+    assert (box.rows, box.cols, box.cell, box.pad) == (10, 10, 56, 1)  # 10 tiles of 28*2 px, 1 px gaps
+    assert pixels.shape[:2] == (box.height, box.width) and box.left > 0 and box.height > 10 * 56 + 9  # labels
+    assert at.selectbox(key="sld_range").value == "±3"  # a VAE keeps its prior's preset
+    assert caption.startswith("10×10 = 100 decoded codes · x: z0 from −3 (left) to 3 (right)")
     at.slider(key="sld_n").set_value(4).run()
     at.selectbox(key="sld_range").set_value("custom").run()
     at.number_input(key="sld_lim").set_value(2.5).run()
     assert not at.exception
     caption, pixels = grid(at, media)
-    assert pixels.shape[:2] == (4 * 140 + 3, 4 * 140 + 3)  # 4 tiles of 28*5 px
+    box = at.session_state[GRID_MEMO].box
+    assert (box.rows, box.cell) == (4, 140)  # 4 tiles of 28*5 px
     assert caption.startswith("4×4 = 16 decoded codes · x: z0 from −2.5")
     # The grid's tiles are the decoded grid codes (corners: top-left is (x=-lim, y=+lim)).
-    tile = pixels[:140:5, :140:5].astype(np.float32) / 255
+    tile = pixels[box.top:box.top + 140:5, box.left:box.left + 140:5].astype(np.float32) / 255
     from aecore.cache import ModelCache
     from aecore.infer import Engine
 
@@ -112,8 +128,24 @@ def test_more_than_16_dimensions_gives_16_principal_direction_sliders(monkeypatc
     assert len(pcs) == 16 and not latent_sliders(at)
     assert all(s.min == -3 and s.max == 3 and s.value == 0 for s in pcs)
     assert any("principal directions" in c.value for c in at.caption)
-    assert any("raw code dimensions" in c.value for c in at.caption)  # the grid says what it varies
-    assert len(at.selectbox(key="sld_gx").options) == 20
+
+    # The grid follows the sliders' principal directions by default: its tiles lie in the plane of PC 1 and
+    # PC 2 through the codes' mean (the other sliders are at 0), spanning ± 3 spreads.
+    assert at.radio(key="sld_gover").value == "pc" and len(at.selectbox(key="sld_gpx").options) == 16
+    shown = at.session_state[GRID_MEMO]
+    assert (shown.grid.x_name, shown.grid.y_name) == ("PC 1", "PC 2")
+    np.testing.assert_allclose(shown.grid.xs[[0, -1]], [-3, 3])
+    from aecore.axes import PrincipalAxes
+
+    axes = PrincipalAxes(wide_codes(entry, root))
+    offsets = shown.grid.codes() - axes.mean
+    in_plane = offsets @ axes.directions[:2].T @ axes.directions[:2]
+    np.testing.assert_allclose(offsets, in_plane, atol=1e-3)  # no component off the PC 1-PC 2 plane
+    np.testing.assert_allclose(axes.coordinates(shown.grid.tile_code(0, 0))[:2], [-3, 3], atol=1e-4)
+    at.radio(key="sld_gover").set_value("raw").run()  # or two raw code numbers
+    assert not at.exception
+    assert len(at.selectbox(key="sld_gx").options) == 20 and at.session_state[GRID_MEMO].grid.x_name == "z0"
+    assert any("two code numbers" in c.value for c in at.caption)  # the grid says what it varies
 
     before = at.session_state[LAST_IMAGE].copy()
     at.slider(key="sld_pc0").set_value(2.0).run()
@@ -153,3 +185,21 @@ def test_uploads_bad_then_good(monkeypatch, models_dir, tiny_vae, tiny_ae):
     at.button(key="sld_from_btn").click().run()
     assert not at.exception
     assert [s.value for s in latent_sliders(at)] != moved
+
+
+def test_a_dark_digit_on_paper_is_inverted_like_on_every_page(monkeypatch, models_dir, tiny_vae, tiny_ae):
+    """The upload of every page: a dark "3" on white paper is inverted (with the hint saying why) and prepared like
+    MNIST by default; changing how it is prepared sets the sliders to the new image's code."""
+    from imagefiles import drawn
+
+    at = open_page(PAGE, monkeypatch, models_dir, tiny_ae)
+    before = [s.value for s in latent_sliders(at)]
+    at.file_uploader(key="sld_upload").upload("three.png", drawn("3"), "image/png").run()
+    assert not at.exception and not at.error
+    assert at.checkbox(key="sld_invert").value and at.checkbox(key="sld_mnist").value
+    assert any("mostly light background" in c.value and "it is inverted" in c.value for c in at.caption)
+    inverted = [s.value for s in latent_sliders(at)]
+    assert inverted != before and images(at, prefix="three.png: the sliders were set")
+    at.checkbox(key="sld_invert").uncheck().run()
+    assert not at.exception and any("try **Invert colours**" in c.value for c in at.caption)
+    assert [s.value for s in latent_sliders(at)] != inverted  # the sliders follow the image as prepared now
