@@ -31,10 +31,13 @@ switch pages through the sidebar, as a person does.
    --seconds have passed (bounded by --max-seconds; the real duration is
    printed). The server's RSS is read again; the trainings are stopped.
 
-Each phase also splits its moves' time (medians) with the page's WebSocket
-traffic: keydown→sent (the slider's own delay, the page's main thread),
-sent→first and →last reply before the image (the server: its queue and the
-rerun), last reply→image loaded (the browser draws it).
+The slider latency is the time to the new picture on screen: painted by the
+browser's own decoder (browser_decode.js) where it runs, else the server's
+image after the rerun. Each phase also splits its moves (medians) with the
+page's WebSocket traffic: keydown→sent (the slider's own delay, the page's main
+thread), sent→first and →last reply (the server: its queue and the rerun, which
+still runs after every move), keydown→picture on screen; and it counts which
+decoder drew the pictures.
 
 Errors, in any session (trainers included): an exception or an error alert on
 the page (a watcher in the page records every one that appears), a JS console
@@ -121,14 +124,20 @@ def breakdown(name: str, sessions: list[Session]) -> str:
     if not rows:
         return f"  {name}: no move could be split"
     medians = [summary([r[i] for r in rows])["median"] for i in range(len(PARTS))]
+    sources: dict[str, int] = {}
+    for s in sessions:
+        for k, n in s.sources.items():
+            sources[k] = sources.get(k, 0) + n
     return f"  {name} (medians of {len(rows)} moves, ms): " + ", ".join(
-        f"{part} {m:.0f}" for part, m in zip(PARTS, medians))
+        f"{part} {m:.0f}" for part, m in zip(PARTS, medians)) + "; pictures decoded by: " + ", ".join(
+        f"{k} {n}" for k, n in sorted(sources.items(), key=lambda kv: str(kv[0])))
 
 
 def reset(sessions: list[Session]) -> None:
     for s in sessions:
         s.latencies.clear()
         s.parts.clear()
+        s.sources.clear()
         s.moves = s.switches = 0
 
 

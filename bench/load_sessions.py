@@ -17,6 +17,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the repository r
 from tests.serving import (  # noqa: E402
     ARM,
     ERROR_ELEMENTS,
+    FIND_IMG,
     LATENCY,
     VIEWPORT,
     choose_model_async,
@@ -70,8 +71,10 @@ WATCH_SOCKET = """(() => {
   };
 })();"""
 # The last move's [t0, t1] (tests/serving.py's ARM) and the socket messages since the last call.
-TAKE_MARKS = "() => [window.__latMarks, window.__aeSocket.splice(0)]"
-PARTS = ("keydown→sent", "sent→first reply", "sent→last reply", "last reply→image loaded")
+TAKE_MARKS = "() => [window.__latMarks, window.__aeSocket.splice(0), window.__latSource]"
+# A move's parts (`split`): the picture and the rerun run side by side when the browser decodes (the picture
+# is on screen before the server's reply), one after the other when the server decodes.
+PARTS = ("keydown→sent", "sent→first reply", "sent→last reply (rerun done)", "keydown→picture on screen")
 
 # What a trainer's page says about its job: the progress bar's text and lines about the queue or the outcome.
 TRAINING_STATUS = r"""() => {
@@ -94,6 +97,7 @@ class Session:
     errors: list[str] = field(default_factory=list)
     latencies: list[float] = field(default_factory=list)
     parts: list[tuple[float, ...]] = field(default_factory=list)  # `split` of each timed move
+    sources: dict[str, int] = field(default_factory=dict)  # which decoder drew each timed move's picture
     moves: int = 0
     switches: int = 0
     key: str = "PageUp"  # the slider's next move
@@ -145,7 +149,7 @@ async def switch(s: Session, base: str, path: str) -> None:
 async def slider_ready(page) -> None:
     """Wait for the Latent Slider page's z0 slider and decoded image, then settle."""
     await page.get_by_role("slider", name="z0").wait_for(state="attached", timeout=OPEN_TIMEOUT_MS)
-    await page.locator("[data-testid=stImage]").filter(has_text="decode(z)").locator("img").wait_for()
+    await page.wait_for_function(f"() => !!({FIND_IMG})()")  # the decoded picture (browser or server)
     await settle_async(page)
 
 
@@ -171,26 +175,27 @@ async def move(s: Session) -> float:
     await s.page.evaluate(ARM, ["keydown", LAT_TIMEOUT_MS])
     await s.page.keyboard.press(s.key)
     ms = float(await s.page.evaluate(LATENCY))
-    marks, messages = await s.page.evaluate(TAKE_MARKS)
+    await settle_async(s.page)
+    marks, messages, source = await s.page.evaluate(TAKE_MARKS)
+    s.sources[source] = s.sources.get(source, 0) + 1
     parts = split(marks, messages)
     if parts:
         s.parts.append(parts)
-    await settle_async(s.page)
     s.moves += 1
     return ms
 
 
 def split(marks: list[float], messages: list[list]) -> tuple[float, ...] | None:
     """A move's time in PARTS: keydown to the page's first message to the server (the slider's own delay and
-    the page's main thread), that message to the server's first and to its last reply before the image loaded
-    (the server: its queue and the rerun), the last reply to the image's load (the page draws it). None when
-    the messages do not fit (no message sent after the keydown, or no reply)."""
+    the page's main thread), that message to the server's first and last reply (its queue and the rerun),
+    and keydown to the new picture on screen. None when the messages do not fit (no message sent after the
+    keydown, or no reply)."""
     t0, t1 = marks
     sent = next((t for kind, t in messages if kind == "s" and t >= t0), None)
-    replies = [t for kind, t in messages if kind == "r" and sent is not None and sent < t <= t1]
+    replies = [t for kind, t in messages if kind == "r" and sent is not None and sent < t]
     if sent is None or not replies:
         return None
-    return sent - t0, replies[0] - sent, replies[-1] - sent, t1 - replies[-1]
+    return sent - t0, replies[0] - sent, replies[-1] - sent, t1 - t0
 
 
 async def round_trip(s: Session, base: str, pause: float = 0.0, impatient: bool = False) -> None:

@@ -1,8 +1,10 @@
 """Helpers for the page tests: open any page headless with Streamlit's AppTest (one way for all of them),
-find its images by what they show, make PNG uploads."""
+find its pictures by what they show, make PNG uploads."""
 
 import io
+import json
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 from PIL import Image
@@ -12,6 +14,7 @@ import ui
 from aecore.workspace import new_id
 
 ROOT = Path(__file__).resolve().parents[1]
+LIVE_PICTURE = "aecore_live_decoder"  # browser_decode's component
 
 
 def open_page(name: str, monkeypatch, models_dir, entry=None, workspace: str | None = None) -> AppTest:
@@ -30,16 +33,28 @@ def open_page(name: str, monkeypatch, models_dir, entry=None, workspace: str | N
     return at.run()
 
 
-def images(at, section: str | None = None, prefix: str = "") -> list:
-    """The page's images in order (each `st.image` here has one caption): only those under the subheader
-    `section` when given, and only those whose caption starts with `prefix`."""
+class Picture(NamedTuple):
+    """One picture on the page: its caption and URL, each in a list as AppTest's image element has them (one
+    `st.image` may show a row of pictures, as `ui.show_row` does)."""
+    captions: list[str]
+    value: list[str]
+
+
+def images(at, section: str | None = None, prefix: str = "") -> list[Picture]:
+    """The page's pictures in order (a row shown by one `st.image` counts picture by picture; a live picture of
+    `browser_decode` counts with the server's picture it carries): only those under the subheader `section` when
+    given, and only those whose caption starts with `prefix`."""
     found, current = [], None
     for node in at.main:
         if node.type == "subheader":
             current = node.value
-        elif node.type == "image" and (section is None or current == section) \
-                and node.captions[0].startswith(prefix):
-            found.append(node)
+        elif node.type == "image" and (section is None or current == section):
+            found += [Picture([c], [url]) for c, url in zip(node.captions, node.value) if c.startswith(prefix)]
+        elif node.type == "bidi_component" and node.proto.component_name == LIVE_PICTURE:
+            data = json.loads(node.proto.json)  # browser_decode.live_picture: the server's picture is its fallback
+            if data.get("role") == "picture" and (section is None or current == section) \
+                    and data["caption"].startswith(prefix):
+                found.append(Picture([data["caption"]], [data["fallback"]]))
     return found
 
 

@@ -4,7 +4,8 @@ The server runs as a subprocess on a free port (tests/serving.py) with a fresh,
 empty models folder and the offline data; Playwright drives the system's Chromium
 ($AECORE_BROWSER, default /usr/bin/chromium; Playwright never downloads a
 browser of its own). The test trains a tiny model through the Train page's real
-widgets, moves a latent slider and waits for the new decoded image, hovers a
+widgets, moves a latent slider and waits for the newly decoded picture (painted by
+the page's own decoder; tests/test_browser_decode.py checks its pixels), hovers a
 point of the latent scatter and sees its picture, then downloads the morph GIF
 and checks that it is animated.
 
@@ -20,7 +21,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from serving import BROWSER, VIEWPORT, chromium, on_page, streamlit_app
+from serving import BROWSER, DECODED, VIEWPORT, chromium, on_page, streamlit_app
 
 TRAIN_S = 90  # the tiny model trains in ~10 s on 2 cores; generous for slow CI machines
 
@@ -120,27 +121,24 @@ def test_train_slide_hover_and_download_a_morph_gif(server, tmp_path):
             assert {k: config[k] for k in ("kind", "arch", "latent_dim", "epochs", "limit", "hidden_units")} == {
                 "kind": "vae", "arch": "dense", "latent_dim": 2, "epochs": 2, "limit": 600, "hidden_units": [32]}
 
-            # --- Latent Slider: a slider move shows a newly decoded image ----------------------
+            # --- Latent Slider: a slider move shows a newly decoded picture (decoded in the page) ---------
             _go(page, base, "Latent_Slider")
-            figure = page.locator("[data-testid=stImage]").filter(has_text="decode(z)")
-            img = figure.locator("img")
-            img.wait_for()
             slider = page.get_by_role("slider", name="z0")
             slider.wait_for(state="attached")
             _settle(page)
+            page.wait_for_function(f"() => document.querySelector('{DECODED}')?.dataset.source === 'browser'")
             _no_exception(page)
-            before_src = img.get_attribute("src")
-            before_caption = figure.inner_text()
+            picture = page.locator(DECODED)
+            before_frame, before_z = picture.get_attribute("data-frame"), picture.get_attribute("data-z")
+            caption = page.locator(".aecore-caption")
+            before_caption = caption.inner_text()
             value, hi = float(slider.input_value()), float(slider.get_attribute("max"))
             slider.focus()
             slider.press("End" if value < hi else "Home")
-            page.wait_for_function(
-                "old => { const i = [...document.querySelectorAll('[data-testid=stImage]')]"
-                ".filter(f => f.innerText.includes('decode(z)')).map(f => f.querySelector('img'))[0];"
-                " return !!i && i.src !== old && i.complete && i.naturalWidth > 0; }",
-                arg=before_src, timeout=20_000,
-            )
-            assert figure.inner_text() != before_caption  # the caption shows the new code
+            page.wait_for_function(f"f => document.querySelector('{DECODED}').dataset.frame !== f", arg=before_frame,
+                                   timeout=20_000)
+            assert picture.get_attribute("data-z") != before_z  # a new code, painted
+            assert caption.inner_text() != before_caption  # the caption shows the new code
             _settle(page)
             _no_exception(page)
 

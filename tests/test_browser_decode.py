@@ -1,0 +1,95 @@
+"""The Latent Slider decodes in the browser (browser_decode.js, TensorFlow.js) exactly as Python does.
+
+A real server (tests/serving.py) with a small conv AE trained by the CLI, headless Chromium: a slider move
+paints the canvas in the page; its pixels, read back from the canvas, match the Python decode of the code the
+page says it decoded (data-z) to within 1/255 per pixel. With TensorFlow.js blocked (the page cannot load
+static/tfjs), the page still works: the server's decoded picture is shown and follows the slider. And the
+server's first visit, a deep link, gets the app's declared navigation (Home, titles, icons).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from serving import BROWSER, DECODED, FIND_IMG, VIEWPORT, chromium, settle, streamlit_app, train_with_cli
+
+pytestmark = pytest.mark.skipif(not Path(BROWSER).exists(), reason=f"no Chromium at {BROWSER} (set AECORE_BROWSER)")
+
+MODEL = ["--kind", "ae", "--arch", "conv", "--latent-dim", "3", "--epochs", "1", "--limit", "600"]
+CANVAS_PIXELS = """() => { const c = document.querySelector('[data-aecore-decoded]');
+  const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
+  return [c.width, c.height, JSON.parse(c.dataset.z), Array.from(d)]; }"""
+
+
+@pytest.fixture(scope="module")
+def served(tmp_path_factory):
+    """A server with one small conv AE; yields (server, the model's Engine)."""
+    from aecore.cache import ModelCache
+    from aecore.infer import Engine
+
+    tmp = tmp_path_factory.mktemp("browser_decode")
+    models = tmp / "models"
+    models.mkdir()
+    key = train_with_cli(models, MODEL)
+    engine = Engine(ModelCache(models).load(key).model)
+    with streamlit_app(models, tmp / "streamlit.log") as server:
+        yield server, engine
+
+
+def open_slider(browser, base: str, block_tfjs: bool = False):
+    context = browser.new_context(viewport=VIEWPORT)
+    if block_tfjs:
+        context.route("**/app/static/tfjs/**", lambda route: route.abort())
+    page = context.new_page()
+    page.set_default_timeout(60_000)
+    page.goto(base + "/Latent_Slider")
+    page.get_by_role("slider", name="z0").wait_for(state="attached", timeout=180_000)
+    settle(page)
+    return page
+
+
+def test_a_deep_link_first_after_start_up_gets_the_declared_navigation(served):
+    """The server's very first visit is a deep link (the module's fresh server): the sidebar still lists Home
+    (not "app"), with the pages' icons (ui._declare_navigation_once)."""
+    server, _ = served
+    with chromium() as browser:
+        page = open_slider(browser, server.base)
+        links = [" ".join(t.split()) for t in page.locator("[data-testid=stSidebarNav] a").all_inner_texts()]
+        assert links[0] == "🧭 Home" and "🎚️ Latent Slider" in links and not any("app" in t for t in links), links
+        assert page.title() == "Latent Slider · Latent Explorer"
+
+
+def test_browser_decode_matches_python(served):
+    server, engine = served
+    with chromium() as browser:
+        page = open_slider(browser, server.base)
+        page.wait_for_function(f"() => document.querySelector('{DECODED}')?.dataset.source === 'browser'")
+        for key in ("End", "Home"):  # two different codes, each decoded in the page
+            frame = page.locator(DECODED).get_attribute("data-frame")
+            page.get_by_role("slider", name="z0").press(key)
+            page.wait_for_function(f"f => document.querySelector('{DECODED}').dataset.frame !== f", arg=frame)
+            w, h, z, rgba = page.evaluate(CANVAS_PIXELS)
+            shown = np.asarray(rgba, np.int32).reshape(h, w, 4)[..., 0]
+            want = np.round(engine.decode(np.asarray(z, np.float32))[0, ..., 0] * 255).astype(np.int32)
+            assert (w, h) == (28, 28) and len(z) == 3
+            assert np.abs(shown - want).max() <= 1, f"browser and Python decodes differ by {np.abs(shown - want).max()}"
+            settle(page)
+        assert "decoded in your browser" in page.locator(".aecore-caption").inner_text()
+        assert page.locator("[data-testid=stException]").count() == 0
+
+
+def test_without_tensorflow_js_the_server_decodes(served):
+    server, _ = served
+    with chromium() as browser:
+        page = open_slider(browser, server.base, block_tfjs=True)
+        before = page.evaluate(f"() => ({FIND_IMG})().src")
+        assert page.locator(DECODED).get_attribute("data-source") == "server"
+        page.get_by_role("slider", name="z0").press("End")
+        page.wait_for_function(f"old => {{ const i = ({FIND_IMG})(); return i && i.src !== old && i.complete; }}",
+                               arg=before)
+        settle(page)
+        assert page.locator(DECODED).get_attribute("data-source") == "server"
+        assert page.locator("[data-testid=stException]").count() == 0
