@@ -137,10 +137,95 @@ function mountLoader(data) {
   ready.then(() => window.dispatchEvent(new CustomEvent("aecore-decoder", { detail: data.spec_id })));
 }
 
+// The pad: a square over two of the sliders (data.x, data.y: their indexes in data.sliders; data.range:
+// [x0, x1, y0, y1] in slider units), the held-out codes drawn as dots (data.points [[x, y], ...], data.colours),
+// and the sliders' point. Dragging the point sends "aecore-values" events (the picture decodes each at once);
+// the release sets the state value "point" [x, y], and Python moves the two sliders there.
+function mountPad(component) {
+  const { data, parentElement, setStateValue } = component;
+  let canvas = parentElement.querySelector("canvas.aecore-pad");
+  if (!canvas) {
+    canvas = document.createElement("canvas");
+    canvas.className = "aecore-pad";
+    canvas.dataset.moves = "0";
+    parentElement.appendChild(canvas);
+  }
+  const st = canvas.__pad || (canvas.__pad = { drag: null });
+  st.data = data;
+  st.send = setStateValue;
+  const size = data.size, ratio = window.devicePixelRatio || 1;
+  if (canvas.width !== size * ratio) { canvas.width = canvas.height = size * ratio; }
+  canvas.style.width = canvas.style.height = size + "px";
+  const [x0, x1, y0, y1] = data.range;
+  const toPx = (x, y) => [(x - x0) / (x1 - x0) * size, (1 - (y - y0) / (y1 - y0)) * size];
+  const fromPx = (px, py) => [x0 + Math.min(1, Math.max(0, px / size)) * (x1 - x0),
+                              y0 + (1 - Math.min(1, Math.max(0, py / size))) * (y1 - y0)];
+  const draw = () => {
+    const d = st.data, ctx = canvas.getContext("2d");
+    ctx.setTransform(ratio, 0, 0, ratio, 0, 0);
+    ctx.clearRect(0, 0, size, size);
+    ctx.fillStyle = "rgba(128,128,128,0.08)";
+    ctx.fillRect(0, 0, size, size);
+    d.points.forEach(([x, y], i) => {
+      const [px, py] = toPx(x, y);
+      ctx.fillStyle = d.colours[i] || "#888";
+      ctx.globalAlpha = 0.55;
+      ctx.fillRect(px - 1.5, py - 1.5, 3, 3);
+    });
+    ctx.globalAlpha = 1;
+    const values = st.drag || sliderValues(d.sliders);
+    if (!values) return;
+    const [px, py] = toPx(values[d.x], values[d.y]);
+    ctx.strokeStyle = "#ff4b4b";
+    ctx.lineWidth = 1;
+    ctx.beginPath(); ctx.moveTo(px, 0); ctx.lineTo(px, size); ctx.moveTo(0, py); ctx.lineTo(size, py); ctx.stroke();
+    ctx.lineWidth = 2;
+    ctx.beginPath(); ctx.arc(px, py, 7, 0, 2 * Math.PI); ctx.stroke();
+  };
+  const at = (e) => {
+    const r = canvas.getBoundingClientRect();
+    const base = st.drag || sliderValues(st.data.sliders);
+    if (!base) return null;
+    const values = base.slice();
+    [values[st.data.x], values[st.data.y]] = fromPx(e.clientX - r.left, e.clientY - r.top);
+    return values;
+  };
+  const moveTo = (e) => {
+    const values = at(e);
+    if (!values) return;
+    st.drag = values;
+    draw();
+    canvas.dataset.moves = String(+canvas.dataset.moves + 1);
+    window.dispatchEvent(new CustomEvent("aecore-values", { detail: { sliders: st.data.sliders, values } }));
+  };
+  if (!st.wired) {
+    st.wired = true;
+    canvas.style.touchAction = "none";
+    canvas.style.cursor = "crosshair";
+    canvas.addEventListener("pointerdown", e => { canvas.setPointerCapture(e.pointerId); st.drag = null; moveTo(e); });
+    canvas.addEventListener("pointermove", e => { if (st.drag) moveTo(e); });
+    const release = () => {
+      if (!st.drag) return;
+      const values = st.drag;
+      st.drag = null;
+      st.send("point", [values[st.data.x], values[st.data.y]]);
+    };
+    canvas.addEventListener("pointerup", release);
+    canvas.addEventListener("pointercancel", release);
+    st.observer = new MutationObserver(() => { if (!st.drag) draw(); });
+    st.observer.observe(document.body, { subtree: true, attributes: true, attributeFilter: ["value"] });
+  }
+  draw();
+}
+
 export default function (component) {
   const { data, parentElement } = component;
   if (data.role === "loader") {
     mountLoader(data);
+    return;
+  }
+  if (data.role === "pad") {
+    mountPad(component);
     return;
   }
   const root = parentElement.querySelector(".aecore-live") || (() => {
@@ -165,9 +250,9 @@ export default function (component) {
     caption.textContent = data.caption;
     canvas.dataset.source = "server";
   };
-  const render = () => {
+  const render = (given) => {
     const d = state.data;
-    const values = state.decode && sliderValues(d.sliders);
+    const values = state.decode && (given || sliderValues(d.sliders));
     if (!values) return showServer();
     const said = values.join(",") + "|" + d.spec_id;
     if (said === state.painted && canvas.style.display === "block") return; // a rerun redrew the same slider
@@ -206,6 +291,9 @@ export default function (component) {
     state.observer.observe(document.body, { subtree: true, attributes: true, attributeFilter: ["value", "aria-valuetext"] });
     state.onDecoder = e => { if (e.detail === state.data.spec_id) attach(); };
     window.addEventListener("aecore-decoder", state.onDecoder);
+    // A pad being dragged: the sliders' values with two of them replaced, decoded before any slider moves.
+    state.onValues = e => { if (e.detail.sliders.join() === state.data.sliders.join()) render(e.detail.values); };
+    window.addEventListener("aecore-values", state.onValues);
   }
   if (state.specId !== data.spec_id) { state.specId = data.spec_id; state.decode = null; }
   attach();
@@ -213,6 +301,7 @@ export default function (component) {
   return () => {
     state.observer.disconnect();
     window.removeEventListener("aecore-decoder", state.onDecoder);
+    window.removeEventListener("aecore-values", state.onValues);
     root.__state = null;
   };
 }

@@ -10,6 +10,10 @@ rest of the page and as the fallback: its own decoded picture is sent along and
 shown whenever the browser decoder is unavailable (the decoder has a layer the
 browser lacks, TensorFlow.js did not load, JavaScript failed).
 
+`pad` is a 2-D control over two sliders, drawn over the held-out codes: the
+picture follows its point while it is dragged (decoded in the browser, each
+pointer move), and the release moves the two sliders there.
+
     spec_id = decoder_loader(entry.version, eng.model.decoder)
     live_picture(spec_id, ["sld_z0", "sld_z1"], axes.to_code, png_uri, caption, width=224, key="sld_live")
 """
@@ -84,3 +88,25 @@ def live_picture(spec_id: str | None, slider_keys: list[str], to_code, fallback_
     _component(data={"role": "picture", "spec_id": spec_id, "sliders": list(slider_keys), "base": base,
                      "matrix": matrix, "fallback": fallback_uri, "caption": caption, "width": int(width)},
                key=key)
+
+
+def pad(slider_keys: list[str], x: int, y: int, lo, hi, points, colours: list[str], size: int, key: str,
+        on_change) -> None:
+    """A 2-D pad over two of the sliders: the held-out codes as dots and the sliders' point, which you drag; the
+    live picture decodes every position of the drag in the browser, and the release calls `on_change` (read the
+    point [x, y] in slider units from `st.session_state[key].point`) to move the two sliders there.
+
+    Args:
+        slider_keys: the sliders' widget keys, in order (as for `live_picture`).
+        x, y: the indexes (in `slider_keys`) of the sliders the pad's horizontal and vertical axes move.
+        lo, hi: every slider's range (the pad spans those of sliders x and y).
+        points: the held-out codes in slider units, (N, n_sliders) (only columns x and y are drawn).
+        colours: a CSS colour per point (its label's).
+        size: the pad's side in CSS pixels.
+        key: the element's widget key (page-prefixed); on_change: the callback of a release.
+    """
+    pts = np.asarray(points, np.float64)[:, [x, y]] if points is not None and len(points) else np.zeros((0, 2))
+    data = {"role": "pad", "sliders": list(slider_keys), "x": int(x), "y": int(y), "size": int(size),
+            "range": [float(lo[x]), float(hi[x]), float(lo[y]), float(hi[y])],
+            "points": np.round(pts, 3).tolist(), "colours": list(colours)}
+    _component(data=data, key=key, on_point_change=on_change)

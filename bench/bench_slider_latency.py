@@ -11,7 +11,13 @@ opens the Latent Slider page in headless Chromium ($AECORE_BROWSER, default
   decoded image's src has changed and the new image has loaded;
 - full_rerun_ms: the same path through a full-page rerun: the "Set the sliders
   to its code" button (outside the fragment) until the decoded image changed
-  and loaded.
+  and loaded;
+- pad_drag_fps: decoded frames painted per second while the 2-D pad's point
+  is dragged (a mouse move every ~16 ms, like a 60 Hz pointer).
+
+Where the page decodes in the browser (browser_decode.js, the default), "the
+new image" is the canvas painted anew (timed to the next animation frame);
+else the server's image after the rerun.
 
 Both clocks run inside the page (`performance.now()`; tests/serving.py's ARM,
 which bench_load.py uses too): t0 in a capture-phase listener of the trusted
@@ -89,6 +95,33 @@ def measure_full_rerun(page, moves: int, pause: float) -> list[float]:
     return out
 
 
+FRAME_CLOCK = "() => [performance.now(), +document.querySelector('[data-aecore-decoded]').dataset.frame]"
+
+
+def measure_pad(page, seconds: float) -> tuple[float, float]:
+    """Drag the 2-D pad's point back and forth for `seconds`, a mouse move every ~16 ms (a 60 Hz pointer);
+    returns (decoded frames painted per second, mouse moves sent per second), both over the drag's duration
+    as the page's clock saw it."""
+    pad = page.locator("canvas.aecore-pad")
+    pad.scroll_into_view_if_needed()
+    box = pad.bounding_box()
+    y = box["y"] + 0.5 * box["height"]
+    page.mouse.move(box["x"] + 0.1 * box["width"], y)
+    page.mouse.down()
+    (t0, f0), moves, end = page.evaluate(FRAME_CLOCK), 0, time.perf_counter() + seconds
+    while (now := time.perf_counter()) < end:
+        phase = (moves % 60) / 60  # left to right and back, once a second
+        frac = 2 * phase if phase < 0.5 else 2 - 2 * phase
+        page.mouse.move(box["x"] + (0.1 + 0.8 * frac) * box["width"], y)  # returns once the page took it
+        moves += 1
+        time.sleep(max(0.0, now + 1 / 60 - time.perf_counter()))
+    t1, f1 = page.evaluate(FRAME_CLOCK)
+    page.mouse.up()
+    settle(page)
+    secs = (t1 - t0) / 1000
+    return (f1 - f0) / secs, moves / secs
+
+
 def main(argv=None) -> None:
     """Parse the options (--models-dir, default a fresh temporary folder; --moves, default 30; --pause-ms,
     default 300), make sure a model exists, measure both paths and print the result lines."""
@@ -96,6 +129,7 @@ def main(argv=None) -> None:
     ap.add_argument("--models-dir", type=Path, help="models folder (default: a fresh temporary one)")
     ap.add_argument("--moves", type=int, default=30)
     ap.add_argument("--pause-ms", type=int, default=300, help="pause between moves, like a person's pace")
+    ap.add_argument("--pad-seconds", type=float, default=5.0, help="how long to drag the 2-D pad")
     args = ap.parse_args(argv)
     require_browser()
     with scratch(args.models_dir, "slider_bench_") as (models, log):
@@ -115,6 +149,13 @@ def main(argv=None) -> None:
             print(stats("full_rerun_ms", full) + "  ('Set the sliders to its code' button, full-page rerun)")
             print(f"ratio full_rerun/slider (medians) = "
                   f"{statistics.median(full) / statistics.median(slider):.2f}x")
+            source = page.locator("[data-aecore-decoded]").get_attribute("data-source")
+            print(f"pictures decoded by: {source} (slider_to_image_ms: target <= 50 ms median "
+                  f"{'PASS' if statistics.median(slider) <= 50 else 'FAIL'})")
+            if source == "browser":
+                fps, sent = measure_pad(page, args.pad_seconds)
+                print(f"pad_drag_fps={fps:.1f} (decoded frames painted per second while dragging; {sent:.0f} mouse "
+                      f"moves a second sent; target >= 20: {'PASS' if fps >= 20 else 'FAIL'})")
 
 
 if __name__ == "__main__":

@@ -29,15 +29,19 @@ from functools import partial
 from pathlib import Path
 from typing import NamedTuple
 
+import numpy as np
 import streamlit as st
 
 import browser_decode
 import ui
 from aecore.axes import MAX_SLIDERS, PrincipalAxes, slider_axes
 from aecore.grid import Grid, code_range, principal_grid, prior_range, raw_grid, tick_indices
-from aecore.media import TileBox, labelled_grid, png_bytes
+from aecore.media import TileBox, label_colour, labelled_grid, png_bytes
 
 SHOW_PX = 280  # the decoded image's width on screen
+PAD_PX = 280  # the 2-D pad's side on screen
+PAD_POINTS = 1000  # held-out codes drawn on the pad (enough to see the clusters; small to send)
+PAD = "sld_pad"  # the pad's widget key
 GRID_PX = 560  # the manifold grid's tiles' approximate width on screen
 # The grid's range: centred on the held-out codes, or fixed around 0 (±3 covers a VAE's N(0, 1) prior;
 # ±5, ±8, ±15 show more of a trained model's map).
@@ -156,6 +160,36 @@ def sliders(axes, codes, eng) -> list[float]:
     cols = st.columns(ncols)
     return [cols[i // per_col].slider(label, float(lo), float(hi), step=float(axes.step), key=key)
             for i, (key, label, lo, hi) in enumerate(zip(slider_keys(axes), axes.labels, axes.lo, axes.hi))]
+
+
+def on_pad(axes, x: int, y: int) -> None:
+    """Pad callback: its point was released at [x, y] (slider units): move those two sliders there (on their
+    step, inside their ranges), the others stay."""
+    state = st.session_state.get(PAD)
+    point = state.get("point") if isinstance(state, dict) else getattr(state, "point", None)
+    if not isinstance(point, list | tuple) or len(point) != 2:
+        return
+    values = [float(st.session_state.get(k, d)) for k, d in zip(slider_keys(axes), axes.default)]
+    values[x], values[y] = (float(v) for v in point)
+    values = np.clip(np.round(np.asarray(values) / axes.step) * axes.step, axes.lo, axes.hi)
+    set_sliders(axes, values)
+
+
+def pad(axes, codes, labels) -> None:
+    """The 2-D pad under the picture (two sliders, chosen here), over the held-out codes; dragging its point
+    decodes in the browser at every pointer move (`browser_decode.pad`)."""
+    n = len(axes.names)
+    if n < 2:
+        return
+    pairs = [(i, j) for i in range(n) for j in range(i + 1, n)]
+    x, y = st.selectbox("Pad over", pairs, key="sld_pad_axes",
+                        format_func=lambda p: f"{axes.labels[p[0]]} (across) · {axes.labels[p[1]]} (up)",
+                        help="Drag the point: the picture follows while you drag; the sliders move on release.")
+    shown = slice(0, PAD_POINTS)
+    points = axes.coordinates(codes[shown]) if codes is not None else None
+    colours = [label_colour(int(c)) for c in labels[shown]] if labels is not None and points is not None else []
+    browser_decode.pad(slider_keys(axes), x, y, axes.lo, axes.hi, points, colours, PAD_PX, key=PAD,
+                       on_change=partial(on_pad, axes, x, y))
 
 
 # --- the manifold grid ------------------------------------------------------------------------------
@@ -297,9 +331,10 @@ def show_grid(shown: Shown, z, axes) -> None:
 
 # --- the live part: sliders, decode, picture, grid (a fragment: moving a slider reruns only this) ---------
 @st.fragment
-def explorer(axes, codes, eng, version: str, decoder_id: str | None) -> None:
+def explorer(axes, codes, labels, eng, version: str, decoder_id: str | None) -> None:
     """The sliders and the decoded picture beside them (decoded in the browser as the sliders move, with the
-    server's decode as the fallback: `browser_decode`), then the manifold grid's controls and the grid."""
+    server's decode as the fallback: `browser_decode`) over the 2-D pad, then the manifold grid's controls and
+    the grid."""
     left, right = st.columns([3, 2], gap="large")
     with left:
         values = sliders(axes, codes, eng)
@@ -310,6 +345,8 @@ def explorer(axes, codes, eng, version: str, decoder_id: str | None) -> None:
     with right:  # the server's picture is a data URI inside the rerun's message: no second request
         browser_decode.live_picture(decoder_id, slider_keys(axes), axes.to_code, ui.png_data_uri(img, SHOW_PX),
                                     f"decode(z), z = [{shown}]", SHOW_PX, key="sld_live")
+        if decoder_id is not None:  # the pad decodes in the browser only
+            pad(axes, codes, labels)
 
     st.subheader("Manifold grid")
     D = eng.latent_dim
@@ -347,4 +384,4 @@ if val is None:
 signature = remembered_values(entry, axes)
 start_from_image(axes, val, eng, signature)
 decoder_id = browser_decode.decoder_loader(entry.version, eng.model.decoder, key="sld_decoder")
-explorer(axes, codes, eng, entry.version, decoder_id)
+explorer(axes, codes, val.labels if val is not None else None, eng, entry.version, decoder_id)

@@ -93,3 +93,32 @@ def test_without_tensorflow_js_the_server_decodes(served):
         settle(page)
         assert page.locator(DECODED).get_attribute("data-source") == "server"
         assert page.locator("[data-testid=stException]").count() == 0
+
+
+def test_dragging_the_pad_decodes_while_dragging_and_the_release_moves_the_sliders(served):
+    """A drag across the pad (mouse moves ~60 a second): the picture is painted anew during the drag, not only
+    at the end; on release the two sliders the pad spans move to the point."""
+    server, _ = served
+    with chromium() as browser:
+        page = open_slider(browser, server.base)
+        page.wait_for_function(f"() => document.querySelector('{DECODED}')?.dataset.source === 'browser'")
+        pad = page.locator("canvas.aecore-pad")
+        pad.scroll_into_view_if_needed()
+        box = pad.bounding_box()
+        z0 = page.get_by_role("slider", name="z0")
+        before = float(z0.input_value())
+        frames = lambda: int(page.locator(DECODED).get_attribute("data-frame"))  # noqa: E731
+        start = frames()
+        page.mouse.move(box["x"] + 0.1 * box["width"], box["y"] + 0.5 * box["height"])
+        page.mouse.down()
+        during = []
+        for i in range(1, 31):
+            page.mouse.move(box["x"] + (0.1 + 0.8 * i / 30) * box["width"], box["y"] + 0.5 * box["height"])
+            page.wait_for_timeout(16)
+            during.append(frames())
+        page.mouse.up()
+        assert during[9] > start and during[-1] - during[9] >= 10, (start, during)  # painted while dragging
+        page.wait_for_function("v => +document.querySelector('.st-key-sld_z0 input').value !== v", arg=before)
+        settle(page)
+        assert float(z0.input_value()) > before  # released to the right of where it was: z0 grew
+        assert page.locator("[data-testid=stException]").count() == 0
