@@ -75,6 +75,7 @@ PAGES = (  # (script, title, icon), in the sidebar's order; app.py declares the 
     (HOME_PAGE, "Home", "🧭"), (TRAIN_PAGE, "Train", "🏋️"), ("pages/2_Reconstruct.py", "Reconstruct", "🔁"),
     ("pages/3_Denoise.py", "Denoise", "🧽"), ("pages/4_Latent_Scatter.py", "Latent Scatter", "🌌"),
     ("pages/5_Latent_Slider.py", "Latent Slider", "🎚️"), ("pages/6_Morph.py", "Morph", "🎞️"),
+    ("pages/7_Compare.py", "Compare", "⚖️"),
 )
 _NAVIGATION = {"declared": False}  # whether the navigation was declared in this server process yet
 
