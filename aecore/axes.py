@@ -166,3 +166,20 @@ def map_position(z, codes) -> np.ndarray:
         return np.pad(z, ((0, 0), (0, 2 - z.shape[1])))
     mean, directions, _ = pca(codes, 2)
     return (z - mean) @ directions.T
+
+
+def map_plane(codes) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The inverse of `map_position` on its plane: (base, u, v) with code = base + x·u + y·v for the map point
+    (x, y). For 2-number codes the map is the code (base 0, u and v the unit vectors); for longer codes it is the
+    plane of the two principal directions through the codes' mean (every other principal coordinate at the mean).
+
+    Args:
+        codes: the codes the map is made of, (M, D) with D >= 2 (a 1-number code has no plane).
+    """
+    z = np.asarray(codes, np.float64)
+    if z.ndim != 2 or z.shape[1] < 2:
+        raise ValueError(f"Expected codes shaped (M, D >= 2), received shape {z.shape}.")
+    if z.shape[1] == 2:
+        return np.zeros(2), np.array([1.0, 0.0]), np.array([0.0, 1.0])
+    mean, directions, _ = pca(z, 2)
+    return mean, directions[0], directions[1]

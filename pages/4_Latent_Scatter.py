@@ -25,8 +25,9 @@ import numpy as np
 import plotly.graph_objects as go
 import streamlit as st
 
+import browser_decode
 import ui
-from aecore.axes import map_position
+from aecore.axes import map_plane, map_position
 from aecore.infer import project
 from aecore.media import TABLEAU10, label_colour
 
@@ -204,9 +205,12 @@ def add_points(fig: go.Figure, val, errors: np.ndarray, idx: np.ndarray, xy: np.
     return traces
 
 
-def show_chart(fig: go.Figure, traces: list[list[int]], val, pics: dict, title: str, axis) -> None:
+def show_chart(fig: go.Figure, traces: list[list[int]], val, pics: dict, title: str, axis, plane,
+               decoder_id: str | None) -> None:
     """The chart (a click selects a point) and its hover images: one small PNG per held-out point on it,
-    taken from `pics` (held-out index -> data URI) or made here for a marked point not among them."""
+    taken from `pics` (held-out index -> data URI) or made here for a marked point not among them; over empty
+    space, the code under the cursor decoded in the browser (`plane`: `map_plane`'s (base, u, v), None for
+    t-SNE: then the nearest point's picture)."""
     fig.update_layout(height=620, margin=dict(l=10, r=10, t=30, b=10),
                       legend_title_text="label" if val.labels is not None else None,
                       xaxis_title=axis[0], yaxis_title=axis[1], hovermode="closest", clickmode="event+select",
@@ -218,7 +222,13 @@ def show_chart(fig: go.Figure, traces: list[list[int]], val, pics: dict, title: 
     pics.update({i: ui.png_data_uri(val.images[i], THUMB) for i in shown if i not in pics})
     hover_images(key="sct_hover", data={"chart": CHART, "width": THUMB, "traces": traces,
                                         "images": {str(i): pics[i] for i in shown},
-                                        "captions": {str(i): f"#{i} · {ui.label_of(val, i)}" for i in shown}})
+                                        "captions": {str(i): f"#{i} · {ui.label_of(val, i)}" for i in shown},
+                                        "spec_id": decoder_id,
+                                        "plane": None if plane is None else {
+                                            "base": plane[0].tolist(), "u": plane[1].tolist(),
+                                            "v": plane[2].tolist(),
+                                            "note": " · other principal coordinates at the mean"
+                                                    if len(plane[0]) > 2 else ""}})
 
 
 def with_neighbours(pair, pair_captions, val, nb, dist, heading: str) -> None:
@@ -280,7 +290,8 @@ errors = held_out_errors(entry.version, val.images, eng)
 st.caption(f"**{entry.config.describe()}** — each dot is one of the {N:,} held-out images, placed by its "
            f"{D}-number code" + (" (drawn as it is)." if D <= 2 else ", projected to 2-D.")
            + " Hover a dot to see its image, index, label and reconstruction error; click it for its "
-           "reconstruction and nearest neighbours.")
+           "reconstruction and nearest neighbours. Hover empty space to see what the decoder makes of the code "
+           "there" + (" (t-SNE has no inverse: the nearest point is shown)." if D > 2 else "."))
 n, method = view_controls(N, D)
 highlight, only = label_picker(val)
 mine, up = own_image(entry)
@@ -316,8 +327,10 @@ if mine_z is not None and method != "tsne":
         marker=dict(size=20, symbol="star", color="#ffd700", line=dict(width=1, color="black"))))
     traces.append([])  # not a held-out point: a click on it selects nothing
 axis = {"pca": ("PC 1", "PC 2"), "tsne": ("t-SNE 1", "t-SNE 2")}[method] if D > 2 else ("z0", "z1" if D == 2 else "")
+decoder_id = browser_decode.decoder_loader(entry.version, eng.model.decoder, key="sct_decoder")
 show_chart(fig, traces, val, dict(zip(idx.tolist(), thumbnails(entry.version, n, val.images))),
-           f"{n:,} of {N:,} held-out codes · {METHODS[method].split(' ')[0] if D > 2 else 'raw'}", axis)
+           f"{n:,} of {N:,} held-out codes · {METHODS[method].split(' ')[0] if D > 2 else 'raw'}", axis,
+           map_plane(codes) if method != "tsne" and D >= 2 else None, decoder_id)
 
 point, k = point_controls(N, D)
 if point is not None:

@@ -111,3 +111,17 @@ def test_map_position_matches_the_pca_projection_and_keeps_short_codes():
     np.testing.assert_array_equal(map_position(two, two), two)
     one = map_position(codes[:5, :1], codes[:, :1])
     assert one.shape == (5, 2) and list(one[:, 1]) == [0.0] * 5 and list(one[:, 0]) == list(codes[:5, 0])
+
+
+def test_map_plane_inverts_map_position_on_its_plane():
+    from aecore.axes import map_plane, map_position
+
+    rng = np.random.default_rng(3)
+    for d in (2, 5):
+        codes = rng.normal(0, 1, (300, d)) * np.arange(1, d + 1) + 4
+        base, u, v = map_plane(codes)
+        xy = rng.normal(0, 2, (20, 2))
+        z = base + xy[:, :1] * u + xy[:, 1:] * v
+        np.testing.assert_allclose(map_position(z, codes), xy, atol=1e-4)
+    with pytest.raises(ValueError, match="Expected codes shaped"):
+        map_plane(np.zeros((10, 1)))

@@ -122,3 +122,32 @@ def test_dragging_the_pad_decodes_while_dragging_and_the_release_moves_the_slide
         settle(page)
         assert float(z0.input_value()) > before  # released to the right of where it was: z0 grew
         assert page.locator("[data-testid=stException]").count() == 0
+
+
+def test_hovering_empty_space_on_the_scatter_decodes_the_code_under_the_cursor(served):
+    """Latent Scatter (a 3-number code: the PCA plane): the cursor over empty space shows a picture decoded in the
+    page for the code there, matching Python's decode of it to 1/255; moving on shows another."""
+    server, engine = served
+    with chromium() as browser:
+        page = open_slider(browser, server.base)
+        page.locator('[data-testid=stSidebarNav] a[href$="/Latent_Scatter"]').click()
+        page.wait_for_function("() => { const g = document.querySelector('.st-key-sct_chart .js-plotly-plot');"
+                               " return g && g._fullLayout && g.__sctHooked && window.__aecoreDecode; }",
+                               timeout=60_000)
+        settle(page)
+        box = page.evaluate("""() => { const g = document.querySelector('.st-key-sct_chart .js-plotly-plot');
+            const r = g.getBoundingClientRect(), s = g._fullLayout._size;
+            return [r.left + s.l, r.top + s.t, s.w, s.h]; }""")
+        frames = []
+        for fx, fy in ((0.03, 0.03), (0.97, 0.97)):  # the plot area's corners: empty space
+            page.mouse.move(box[0] + fx * box[2], box[1] + fy * box[3])
+            page.wait_for_function("n => +document.querySelector('[data-sct-decoded]').dataset.frame > n",
+                                   arg=len(frames))
+            w, h, z, rgba = page.evaluate(CANVAS_PIXELS.replace("data-aecore-decoded", "data-sct-decoded"))
+            shown = np.asarray(rgba, np.int32).reshape(h, w, 4)[..., 0]
+            want = np.round(engine.decode(np.asarray(z, np.float32))[0, ..., 0] * 255).astype(np.int32)
+            assert np.abs(shown - want).max() <= 1
+            frames.append(z)
+        assert frames[0] != frames[1]
+        assert "decoded at (" in page.locator("#sct-hover-panel").inner_text()
+        assert page.locator("[data-testid=stException]").count() == 0

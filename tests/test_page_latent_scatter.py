@@ -34,8 +34,8 @@ def point_traces(spec: dict) -> list[dict]:
 
 def hover_images(at) -> dict:
     """What the page hands its hover-image component: {"chart", "width", "traces", "images", "captions"}."""
-    comps = at.get("bidi_component")
-    assert len(comps) == 1
+    comps = [c for c in at.get("bidi_component") if c.proto.component_name != "aecore_live_decoder"]
+    assert len(comps) == 1  # (besides browser_decode's loader: the decoder for hovering empty space)
     proto = comps[0].proto
     assert proto.component_name == "latent_scatter_hover_images" and not proto.isolate_styles  # runs in the app page
     assert "plotly_hover" in proto.js_content and "st-key-" in proto.js_content
@@ -88,6 +88,10 @@ def test_scatter_of_a_2d_vae_and_point_details(monkeypatch, models_dir, tiny_vae
     assert not at.radio  # latent size 2: plotted as is, no projection choice
     traces = point_traces(chart(at))
     assert sorted(t["name"] for t in traces) == [str(d) for d in range(10)]  # class names in the legend
+    # Hovering empty space decodes the code under the cursor in the browser: a 2-number code is the map itself.
+    data = hover_images(at)
+    assert data["spec_id"] == tiny_vae.version
+    assert data["plane"] == {"base": [0.0, 0.0], "u": [1.0, 0.0], "v": [0.0, 1.0], "note": ""}
     from aecore.media import TABLEAU10, cie76
 
     colours = [t["marker"]["color"] for t in traces]  # ten clearly distinct colours (no two oranges)
