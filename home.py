@@ -8,6 +8,7 @@ import workspace_ui
 from aecore.config import QUICKSTART
 
 ui.setup("Home")
+workspace_ui.job_on_this_page()  # the panel below follows a running job: the sidebar only names it
 entry = ui.model_picker()
 
 st.title("🧭 Latent Explorer")
@@ -34,7 +35,7 @@ if st.button("Train the default model", type="primary", key="home_quickstart",
              disabled=workspace_ui.job_running()):
     # A default run stopped earlier is continued, not started over (a fresh run when there is none).
     training_panel.start_job(QUICKSTART, resume=True)
-training_panel.job_panel()
+training_panel.job_panel(QUICKSTART)  # an ended job's outcome only when it was the default model's
 
 st.subheader("Cached models")
 entries, _ = ui.list_all(warn=False)  # the sidebar has said it if some files cannot be read
@@ -42,10 +43,10 @@ if not entries:
     st.info("No trained model yet: use the button above, or the Train page for any kind and dataset.")
 else:
     st.dataframe(
-        [{"model": e.config.describe(), "key": e.key, "where": "shared" if workspace_ui.is_shared(e) else "yours",
-          "epochs": len(e.history.get("loss", [])),
+        [{"model": e.config.describe(), "status": e.status(),
           "MSE": round(e.metrics.get("mse", float("nan")), 4), "PSNR dB": round(e.metrics.get("psnr", float("nan")), 2),
-          "SSIM": round(e.metrics.get("ssim", float("nan")), 3), "train s": round(e.seconds)} for e in entries],
+          "SSIM": round(e.metrics.get("ssim", float("nan")), 3), "train s": round(e.seconds),
+          "where": "shared" if workspace_ui.is_shared(e) else "yours", "key": e.key} for e in entries],
         hide_index=True, width="stretch",
     )
     st.caption("Models on the built-in datasets are shared with everyone using this app; models trained on your "

@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import math
 import tempfile
 import threading
 from pathlib import Path
@@ -51,6 +52,7 @@ from aecore.workspace import UploadStore, Workspace, check_id, new_id
 WS_PARAM = "ws"  # the link's query parameter
 WORKSPACE = "workspace_id"  # session_state: this session's workspace id (the link loses it on some page switches)
 JOB = "training_job"  # session_state: the workspace's current training job, as this session last saw it
+JOB_ON_PAGE = "job_on_page"  # session_state, for one run: this page shows the job (the sidebar does not follow it)
 KEEP_FINISHED = 256  # workspaces whose ended job (its outcome) the process keeps
 
 
@@ -343,8 +345,9 @@ def progress(job: jobs.TrainingJob) -> None:
         return
     done = min(1.0, (ev.epoch - 1 + ev.batch / max(ev.batches, 1)) / ev.epochs)
     loss = ev.losses.get("loss", float("nan"))
-    st.progress(done, text=f"Epoch {ev.epoch}/{ev.epochs} · batch {ev.batch}/{ev.batches} · "
-                           f"loss {loss:.4f} · {ev.elapsed:.0f} s elapsed · ETA {ev.eta:.0f} s")
+    eta = f"ETA {ev.eta:.0f} s" if math.isfinite(ev.eta) else "ETA: measuring the pace…"  # after one batch
+    st.progress(done, text=f"Epoch {ev.epoch}/{ev.epochs} · batch {ev.batch}/{ev.batches} · loss {loss:.4f} · "
+                           f"{ev.elapsed:.0f} s elapsed · {eta}")
 
 
 def stop_button(job: jobs.TrainingJob, key: str) -> None:
@@ -365,16 +368,24 @@ def _job_status() -> None:
     stop_button(job, "job_stop_sidebar")
 
 
+def job_on_this_page() -> None:
+    """This page shows the job itself (`training_panel.job_panel`): call before the sidebar, which only names it."""
+    st.session_state[JOB_ON_PAGE] = True
+
+
 def job_sidebar() -> str | None:
-    """The sidebar's view of the workspace's job: while it runs, its progress and Stop (updated every second);
-    once it ended, a toast saying so, once per workspace. Returns the key of the model it just made (to become
-    the active model), once; else None."""
-    job = current_job()
+    """The sidebar's view of the workspace's job: while it runs, its progress and Stop (updated every second; on a
+    page that shows the job itself, `job_on_this_page`, only its name); once it ended, a toast saying so, once per
+    workspace. Returns the key of the model it just made (to become the active model), once; else None."""
+    job, on_page = current_job(), st.session_state.pop(JOB_ON_PAGE, False)
     if job is None:
         return None
     if job.running:
         with st.sidebar:
-            _job_status()
+            if on_page:
+                st.caption(f"Training **{job.config.describe()}**: its progress and Stop are on this page.")
+            else:
+                _job_status()
         return None
     board, ws_id = _board(), workspace().id
     with board.lock:

@@ -79,12 +79,15 @@ class Entry:
         return f"{self.key}.{self.checksum[:12]}"
 
     def status(self) -> str:
-        """e.g. '20 epochs', '12 epochs, early stopping', 'stopped by you after epoch 3 of 20'."""
+        """How the run ended, in words (never the stored code): '20 epochs', 'stopped by you after epoch 3 of
+        20', 'stopped early after epoch 12 of 40: no better held-out loss in 5 epochs'."""
+        of = f"of {self.config.epochs}"
         if self.stopped == STOPPED_BY_USER:
-            if self.epochs_done == 0:
-                return f"stopped by you in epoch 1 of {self.config.epochs}"
-            return f"stopped by you after epoch {self.epochs_done} of {self.config.epochs}"
-        return f"{self.epochs_done} epochs" + (", early stopping" if self.stopped == "early_stopping" else "")
+            return f"stopped by you {f'after epoch {self.epochs_done}' if self.epochs_done else 'in epoch 1'} {of}"
+        if self.stopped == "early_stopping":
+            return (f"stopped early after epoch {self.epochs_done} {of}: no better held-out loss in "
+                    f"{_epochs(self.config.patience)}")
+        return _epochs(self.epochs_done)
 
     def label(self) -> str:
         """e.g. 'conv VAE, latent 2, mnist · 20 epochs · MSE 0.0312 · ec52d7': what a person reads first,
@@ -92,6 +95,10 @@ class Entry:
         mse = self.metrics.get("mse")
         return f"{self.config.describe()} · {self.status()}" + (f" · MSE {mse:.4f}" if mse is not None else "") \
             + f" · {self.key[:6]}"
+
+
+def _epochs(n: int) -> str:
+    return f"{n} epoch{'' if n == 1 else 's'}"
 
 
 @dataclasses.dataclass

@@ -1,10 +1,10 @@
-"""Command line: `python -m aecore datasets | train | list | eval | morph | delete | export`.
+"""Command line: `python -m aecore datasets | train | list | eval | morph | delete | export | compare`.
 
-Every `ModelConfig` field is a `train` flag (`--latent-dim 10`); training
-shows its progress on stderr (a live bar on a terminal, one line per epoch in
-a log file or pipe) and prints the cache key as its last line on stdout, so
-`KEY=$(python -m aecore train ... | tail -n 1)` works in scripts. Errors are
-one line on stderr and a non-zero exit, never a traceback.
+Every `ModelConfig` field is a `train` flag (`--latent-dim 10`; `aecore.config.cli_command` writes the
+command that trains a given config again); training shows its progress on stderr (a live bar on a terminal,
+one line per epoch in a log file or pipe) and prints the cache key as its last line on stdout, so
+`KEY=$(python -m aecore train ... | tail -n 1)` works in scripts. Errors are one line on stderr and a
+non-zero exit, never a traceback.
 
 `train --cluster ADDRESS` (or `AECORE_CLUSTER=ADDRESS`) trains in a worker of
 that Dask cluster instead of this process (`--cluster local`: a local one
@@ -18,6 +18,7 @@ import argparse
 import contextlib
 import dataclasses
 import json
+import math
 import os
 import signal
 import sys
@@ -115,13 +116,23 @@ def build_parser() -> argparse.ArgumentParser:
     x = sub.add_parser("export", help="write a standalone .keras file")
     x.add_argument("key")
     x.add_argument("--out", required=True, help="path ending in .keras")
+    c = sub.add_parser("compare", help="compare 2 to 4 cached models of the same data: one table of measures")
+    c.add_argument("keys", nargs="+", metavar="KEY", help="2 to 4 cache keys (see `list`)")
     return p
+
+
+def config_from_args(args: argparse.Namespace) -> ModelConfig:
+    """The `ModelConfig` that `train`'s flags describe (ValueError naming a bad one); with `--images`, its
+    `dataset` is replaced by the images' name once they are read. `aecore.config.cli_args` writes such flags."""
+    fields = {f.name for f in dataclasses.fields(ModelConfig)} - {"dataset_fingerprint"}
+    return ModelConfig(**{k: v for k, v in vars(args).items() if k in fields})
 
 
 def _progress_line(event) -> str:
     """`epoch 3/20 loss 0.1234 ETA    42s`: where training is, its latest loss (validation loss after an epoch)."""
     loss = event.losses.get("val_loss", event.losses.get("loss", float("nan")))
-    return f"epoch {event.epoch}/{event.epochs} loss {loss:.4f} ETA {event.eta:5.0f}s"
+    eta = f"{event.eta:5.0f}" if math.isfinite(event.eta) else "    ?"  # ? until a pace is measured
+    return f"epoch {event.epoch}/{event.epochs} loss {loss:.4f} ETA {eta}s"
 
 
 def _progress_bar(event) -> None:
@@ -255,8 +266,7 @@ def run(argv: list[str] | None = None) -> int:
             print(f"{d['name']:<14} {shape:<9} {'offline' if d['available_offline'] else 'download':<9} {d['source']}")
         return 0
     if args.command == "train":  # validate flags before the slow TensorFlow import
-        fields = {f.name for f in dataclasses.fields(ModelConfig)} - {"dataset_fingerprint"}
-        cfg = ModelConfig(**{k: v for k, v in vars(args).items() if k in fields})
+        cfg = config_from_args(args)
         from .builtin_data import list_datasets
         from .sizing import check_fits
 
@@ -346,6 +356,11 @@ def run(argv: list[str] | None = None) -> int:
         return 0
     if args.command == "export":
         print(cache.export_keras(args.key, args.out))
+        return 0
+    if args.command == "compare":
+        from .compare import run_compare
+
+        print(run_compare(args.keys, args.models_dir, args.data_dir))
         return 0
     return EXIT_USAGE
 

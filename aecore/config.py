@@ -12,6 +12,7 @@ import hashlib
 import json
 import math
 import numbers
+import shlex
 from typing import Any
 
 KINDS = ("ae", "dae", "sparse", "vae")
@@ -229,6 +230,54 @@ class ModelConfig:
         """Short human label, e.g. 'conv VAE, latent 2, mnist'."""
         name = {"ae": "AE", "dae": "denoising AE", "sparse": "sparse AE", "vae": "VAE"}[self.kind]
         return f"{self.arch} {name}, latent {self.latent_dim}, {self.dataset}"
+
+
+# --- the command line that trains a config -----------------------------------------------------
+USER_DATA_PREFIXES = ("upload:", "folder:")  # dataset names of a user's own images (a zip, a folder)
+_ALWAYS_SHOWN = ("kind", "arch", "latent_dim", "epochs")  # flags a command names even at their defaults
+
+
+def _flag_value(value: Any) -> str:
+    """A field's value as `python -m aecore train` reads it back: 32,64 for layers, none for None, floats exact."""
+    if isinstance(value, tuple):
+        return ",".join(str(v) for v in value)
+    if value is None:
+        return "none"
+    return repr(float(value)) if isinstance(value, float) else str(value)
+
+
+def cli_args(config: ModelConfig, images: str | None = None) -> list[str]:
+    """The `python -m aecore train` arguments that train `config` again, under the same cache key.
+
+    Every field that differs from `ModelConfig`'s default is a flag (`--latent-dim 2`: the CLI makes one flag of
+    each field), and kind, architecture, latent size and epochs always are; `dataset_fingerprint` never is (the
+    CLI computes it from the data). A model on a user's own images (dataset `upload:<zip name>` or
+    `folder:<folder name>`) names them with `--images` in place of `--dataset`: the zip or folder must have the
+    same name and content, since both are part of the key.
+
+    Args:
+        config: the model's settings (a cached entry's `config`).
+        images: the path the command gives `--images` for such a model. Default: its zip's or folder's name,
+            as in the current folder.
+    """
+    defaults, args = ModelConfig(), []
+    user_data = config.dataset.startswith(USER_DATA_PREFIXES)
+    if user_data:
+        args += ["--images", images or config.dataset.split(":", 1)[1]]
+    else:
+        args += ["--dataset", config.dataset]
+    for f in dataclasses.fields(ModelConfig):
+        if f.name in ("dataset", "dataset_fingerprint"):
+            continue
+        value, default = getattr(config, f.name), getattr(defaults, f.name)
+        if f.name in _ALWAYS_SHOWN or value != default or type(value) is not type(default):
+            args += ["--" + f.name.replace("_", "-"), _flag_value(value)]
+    return args
+
+
+def cli_command(config: ModelConfig, images: str | None = None) -> str:
+    """`python -m aecore train ...`: one shell line that trains `config` again (see `cli_args`)."""
+    return shlex.join(["python", "-m", "aecore", "train", *cli_args(config, images)])
 
 
 def _is_int(x: Any) -> bool:

@@ -2,38 +2,49 @@
 watch live loss curves; stop at any time; manage the cached models.
 
 The page reads top to bottom: the settings (one function per group, each
-returning the user's choices), the configuration they make (validated, so bad
+returning the user's choices; a zip's uploader sits beside the dataset choice,
+what was read in it below), the configuration they make (validated, so bad
 settings are a message, not a crash), the Train / Resume buttons with the live
-job, then the cached models with their download and delete.
+job and its outcome (shown only for these settings), then the cached models
+(the active model picked) with the command line that trains one again, its
+download and delete.
 """
 
+import io
+import zipfile
+
+import numpy as np
 import streamlit as st
+from PIL import Image
 
 import training_panel
 import ui
 import workspace_ui
 from aecore.builtin_data import BUILTIN_DATASETS, list_datasets
 from aecore.cache import CacheError, stopped_run
-from aecore.config import ModelConfig
+from aecore.config import USER_DATA_PREFIXES, ModelConfig, cli_command
 from aecore.data import Dataset
+from aecore.images import IMAGE_EXTENSIONS, MAX_PIXELS
 from aecore.sizing import check_fits
 
 KIND_LABELS = {"ae": "Autoencoder", "dae": "Denoising AE", "sparse": "Sparse AE", "vae": "Variational AE (VAE)"}
 UPLOAD = "Upload your own images (.zip)"
 DELETED = "trn_deleted"  # session_state: (done, what the last delete removed or why it did not), said once
+FOLLOWED = "trn_followed"  # session_state: the active model the model list last moved to
 DEFAULTS = ModelConfig()
+FEW_HELD_OUT = 50  # fewer held-out images than this make the scores (and early stopping) a matter of luck
 
 
 # --- the settings -------------------------------------------------------------------------
-def model_choice() -> dict:
-    """Kind, architecture, dataset (a built-in name or UPLOAD) and latent size."""
-    left, right = st.columns(2)
+def model_choice(left, right) -> dict:
+    """Kind, architecture and latent size (in the column `left`); the dataset, a built-in name or UPLOAD (in
+    `right`, where the uploader goes)."""
     kind = left.selectbox("Model kind", list(KIND_LABELS), format_func=KIND_LABELS.get, key="trn_kind")
     arch = left.radio("Architecture", ["conv", "dense"], horizontal=True, key="trn_arch",
                       format_func={"conv": "Convolutional", "dense": "Dense (MLP)"}.get)
+    latent_dim = left.number_input("Latent size", 1, 256, 2 if kind == "vae" else 10, key="trn_latent",
+                                   help="2 lets the scatter and the grid show the code directly")
     dataset = right.selectbox("Dataset", [*BUILTIN_DATASETS, UPLOAD], key="trn_dataset")
-    latent_dim = right.number_input("Latent size", 1, 256, 2 if kind == "vae" else 10, key="trn_latent",
-                                    help="2 lets the scatter and the grid show the code directly")
     return {"kind": kind, "arch": arch, "dataset": dataset, "latent_dim": int(latent_dim)}
 
 
@@ -75,8 +86,9 @@ def kind_settings(kind: str) -> dict:
 
 
 def advanced(kind: str) -> tuple[dict, bool]:
-    """The "Advanced" expander: (settings, with the layer sizes as typed; retrain even if cached)."""
-    with st.expander("Advanced"):
+    """The "Advanced" expander: (settings, with the layer sizes as typed; retrain even if cached). It stays open
+    or closed as the user left it whatever else changes: its state is kept under its key."""
+    with st.expander("Advanced", key="trn_advanced", on_change="rerun"):
         c1, c2, c3 = st.columns(3)
         out = {"filters": c1.text_input("Conv filters per stage", ",".join(map(str, DEFAULTS.filters)),
                                         key="trn_filters"),
@@ -97,27 +109,99 @@ def advanced(kind: str) -> tuple[dict, bool]:
     return out, force
 
 
-def uploaded_images() -> Dataset | None:
-    """Size, colour and the .zip of the user's images (decoded once, for this workspace only); the dataset or
-    None."""
-    c1, c2 = st.columns(2)
+# --- the user's images -----------------------------------------------------------------------
+@st.cache_data(show_spinner=False, max_entries=64)
+def _in_colour(file_id: str, _data: bytes, looked_at: int = 8) -> bool:
+    """Whether the first `looked_at` readable images of an uploaded zip show colour (channels that differ)."""
+    seen = 0
+    try:
+        with zipfile.ZipFile(io.BytesIO(_data)) as z:
+            for info in z.infolist():
+                if seen >= looked_at:
+                    break
+                name = "/" + info.filename.replace("\\", "/")
+                if info.is_dir() or "/__MACOSX/" in name or "/." in name or info.file_size > 64 * 2**20 \
+                        or not name.lower().endswith(IMAGE_EXTENSIONS):
+                    continue
+                try:
+                    with Image.open(io.BytesIO(z.read(info))) as im:
+                        if im.size[0] * im.size[1] > MAX_PIXELS:
+                            continue
+                        im.draft("RGB", (64, 64))  # a JPEG decodes at a reduced size
+                        rgb = np.asarray(im.convert("RGB").resize((32, 32)), dtype=np.int16)
+                except Exception:  # a file the zip's reader skipped too
+                    continue
+                seen += 1
+                if np.abs(rgb - rgb.mean(axis=-1, keepdims=True)).max() > 16:
+                    return True
+    except (zipfile.BadZipFile, OSError, ValueError):
+        pass
+    return False
+
+
+def sample_indices(ds: Dataset, n: int = 8) -> list[int]:
+    """Up to `n` images to show of a dataset: the first of each class in turn (the first `n` without labels)."""
+    if ds.labels is None:
+        return list(range(min(n, len(ds))))
+    per_class = [np.flatnonzero(ds.labels == c).tolist() for c in range(len(ds.class_names))]
+    return [members[rank] for rank in range(n) for members in per_class if rank < len(members)][:n]
+
+
+def upload_summary(ds: Dataset, channels: int, in_colour: bool) -> None:
+    """What was read in the zip: how many images (per class), a few of them, the files skipped, and why a model
+    of colour images in Grayscale reconstructs them in grey."""
+    size = ds.image_shape[0]
+    classes = f" in {len(ds.class_names)} classes" if ds.labels is not None else " (no labels)"
+    st.success(f"{len(ds)} images{classes}, {size}×{size}×{channels}.")
+    if ds.labels is not None:
+        counts = np.bincount(ds.labels, minlength=len(ds.class_names))
+        shown = " · ".join(f"{name} {count}" for name, count in zip(ds.class_names[:20], counts[:20]))
+        st.caption(f"Images per class: {shown}{' · …' if len(ds.class_names) > 20 else ''}")
+    picked = sample_indices(ds)
+    st.image([ui.upscale(ds.images[i], 56) for i in picked], width=56,
+             caption=[ui.label_of(ds, i) if ds.labels is not None else f"#{i}" for i in picked])
+    if ds.skipped:
+        st.warning(f"Skipped {len(ds.skipped)} file(s): " + "; ".join(ds.skipped[:10]))
+    if channels == 1 and in_colour:
+        st.info("Your images are in colour and **Grayscale** is chosen: the model sees them in grey, so its "
+                "reconstructions are grey too. Choose **RGB** to keep the colours (three times the inputs: slower "
+                "to train).")
+
+
+def uploaded_images(where) -> tuple[Dataset | None, dict]:
+    """Size, colour and the .zip of the user's images, in the column `where` (beside the dataset choice), and
+    what was read in it below. Returns the dataset (decoded once, for this workspace only) or None, and the size
+    and colour settings (part of the model's configuration)."""
+    c1, c2 = where.columns(2)
     size = c1.selectbox("Resize to", [28, 32, 64], key="trn_size")
     channels = c2.radio("Colour", [1, 3], horizontal=True, key="trn_channels",
                         format_func={1: "Grayscale", 3: "RGB"}.get)
-    zip_file = st.file_uploader("A .zip of PNG/JPEG/BMP/GIF/WebP images; sub-folders become labels",
-                                type=["zip"], key="trn_zip")
-    st.caption("Your images, and the models trained on them, belong to this workspace: nobody else using this app "
-               "sees them. They are kept with the model, so its pages work again when you come back by this link.")
-    ds = workspace_ui.read_zip(zip_file, size, channels) if zip_file is not None else None
+    zip_file = where.file_uploader("A .zip of PNG/JPEG/BMP/GIF/WebP images; sub-folders become labels",
+                                   type=["zip"], key="trn_zip")
+    where.caption("Your images, and the models trained on them, belong to this workspace: nobody else using this "
+                  "app sees them. They are kept with the model, so its pages work again when you come back by this "
+                  "link.")
+    ds = None
+    if zip_file is not None:
+        with where:
+            ds = workspace_ui.read_zip(zip_file, size, channels)
     if ds is not None:
         workspace_ui.remember_upload(ds)  # kept again if a model of the workspace was trained on it
-        classes = f" in {len(ds.class_names)} classes" if ds.labels is not None else " (no labels)"
-        st.success(f"{len(ds)} images{classes}, {size}×{size}×{channels}.")
-        if ds.skipped:
-            st.warning(f"Skipped {len(ds.skipped)} file(s): " + "; ".join(ds.skipped[:10]))
-    return ds
+        upload_summary(ds, channels, channels == 1 and _in_colour(zip_file.file_id, zip_file.getvalue()))
+    return ds, {"image_size": size, "channels": channels}
 
 
+def held_out_note(config: ModelConfig, upload: Dataset) -> None:
+    """Warn when so few of the uploaded images are held out that their scores say little."""
+    n = min(config.limit or len(upload), len(upload))
+    held = round(n * config.val_fraction)
+    if held < FEW_HELD_OUT:
+        st.warning(f"Only {held} of your {n} images are held out ({config.val_fraction:.0%}): the held-out scores "
+                   f"(MSE, PSNR, SSIM), early stopping and the pages' held-out images rest on these few. Upload more "
+                   f"images, or raise the held-out share under Advanced.")
+
+
+# --- the configuration -------------------------------------------------------------------------
 def configuration(settings: dict, upload: Dataset | None) -> tuple[ModelConfig | None, str | None]:
     """The settings as a ModelConfig, checked to fit this machine; or None and what is wrong with them."""
     settings = {**settings, "dataset": upload.name if upload is not None else settings["dataset"]}
@@ -181,16 +265,45 @@ def delete_model(entry) -> None:
     st.session_state["trn_delete_confirm"] = False
 
 
+def follow_active(by_key: dict) -> None:
+    """Pick the sidebar's active model in the model list whenever the active model changes (and any listed one
+    when the picked model is gone)."""
+    active = st.session_state.get(ui.ACTIVE)
+    if active in by_key and st.session_state.get(FOLLOWED) != active:
+        st.session_state["trn_manage"] = st.session_state[FOLLOWED] = active
+    elif st.session_state.get("trn_manage") not in by_key:
+        st.session_state["trn_manage"] = active if active in by_key else next(iter(by_key))
+
+
+def reproduce(entry) -> None:
+    """The model's settings, and the command line that trains it again (under the same cache key), to copy."""
+    st.markdown("**Train it again from the command line** (the same settings give the same model and key):")
+    st.code(cli_command(entry.config), language="bash", wrap_lines=True)
+    if entry.config.dataset.startswith(USER_DATA_PREFIXES):
+        name = entry.config.dataset.split(":", 1)[1]
+        st.caption(f"It was trained on your images `{name}`, which the command line reads itself (`--images`): "
+                   f"run it where `{name}` is, the same file under the same name (both are part of the key). It "
+                   f"keeps the model in its models folder (`--models-dir`), not in this workspace.")
+        if entry.config.image_size is None and tuple(entry.image_shape) != (28, 28, 1):
+            h, _, c = entry.image_shape
+            st.caption(f"This model's settings do not record its image size: add `--image-size {h} --channels {c}` "
+                       f"to read the images as it did (the model then gets another key).")
+    with st.expander("All its settings"):
+        st.json(entry.config.to_dict(), expanded=True)
+
+
 def manage(entries) -> None:
-    """The table of the models this session sees; download or delete the one picked (a shared one is deleted for
-    everyone: the confirmation says so)."""
-    st.dataframe([{"key": e.key, "model": e.config.describe(),
-                   "where": "shared" if workspace_ui.is_shared(e) else "this workspace", "epochs": e.epochs_done,
-                   "status": e.status(), "MSE": round(e.metrics.get("mse", float("nan")), 4),
-                   "PSNR dB": round(e.metrics.get("psnr", float("nan")), 2)} for e in entries],
-                 hide_index=True, width="stretch")
+    """The table of the models this session sees; the one picked (the active model, as it changes): how to
+    train it again, its download, its delete (a shared one is deleted for everyone: the confirmation says so)."""
+    st.dataframe([{"model": e.config.describe(), "status": e.status(),
+                   "MSE": round(e.metrics.get("mse", float("nan")), 4),
+                   "PSNR dB": round(e.metrics.get("psnr", float("nan")), 2),
+                   "where": "shared" if workspace_ui.is_shared(e) else "this workspace", "key": e.key}
+                  for e in entries], hide_index=True, width="stretch")
     by_key = {e.key: e for e in entries}
+    follow_active(by_key)
     picked = by_key[st.selectbox("Model", list(by_key), format_func=lambda k: by_key[k].label(), key="trn_manage")]
+    reproduce(picked)
     c1, c2 = st.columns(2)
     try:
         c1.download_button("Download .keras", workspace_ui.keras_file(picked),
@@ -209,14 +322,18 @@ def manage(entries) -> None:
 
 # --- the page -------------------------------------------------------------------------------
 ui.setup("Train")
+workspace_ui.job_on_this_page()  # its panel below follows the job: the sidebar only names it
 ui.model_picker()
 st.title("🏋️ Train")
 
-settings = model_choice() | optimisation()
-settings |= kind_settings(settings["kind"])
+left, right = st.columns(2)
+settings = model_choice(left, right)
+upload, image = uploaded_images(right) if settings["dataset"] == UPLOAD else (None, {})
+settings |= image | optimisation()
+with st.container():  # one block whatever the kind, so the expander below keeps its place (and its state)
+    settings |= kind_settings(settings["kind"])
 more, force = advanced(settings["kind"])
 settings |= more
-upload = uploaded_images() if settings["dataset"] == UPLOAD else None
 config, problem = configuration(settings, upload)
 
 if problem:
@@ -224,8 +341,10 @@ if problem:
 elif settings["dataset"] == UPLOAD and upload is None:
     st.info("Upload a .zip of images to train on them.")
 else:
+    if upload is not None:
+        held_out_note(config, upload)
     train_buttons(config, upload, force)
-training_panel.job_panel()
+training_panel.job_panel(None if problem else config)  # an ended job's outcome: only for these settings
 
 st.divider()
 st.subheader("Cached models")

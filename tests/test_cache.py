@@ -202,3 +202,21 @@ def test_the_readme_export_lines_run_as_written(mnist_small, tmp_path):
     assert r.returncode == 0, r.stderr[-2000:]
     expected = float(keras.ops.convert_to_numpy(entry.model(mnist_small.images[:3])).mean())
     assert float(r.stdout.strip().splitlines()[-1]) == pytest.approx(expected, rel=1e-5)
+
+
+def test_status_says_how_a_run_ended_in_words(tiny_vae):
+    import dataclasses
+
+    def ended(stopped, done):
+        return dataclasses.replace(tiny_vae, config=tiny_vae.config.replace(epochs=40, patience=5), stopped=stopped,
+                                   epochs_done=done)
+
+    assert ended("user", 6).status() == "stopped by you after epoch 6 of 40"
+    assert ended("user", 0).status() == "stopped by you in epoch 1 of 40"
+    assert ended("early_stopping", 12).status() == \
+        "stopped early after epoch 12 of 40: no better held-out loss in 5 epochs"
+    assert ended("completed", 40).status() == "40 epochs" and ended("completed", 1).status() == "1 epoch"
+    for entry in (ended("user", 6), ended("early_stopping", 12), ended("completed", 40)):
+        label = entry.label()  # what the lists show: the words, never the stored code ("user", "early_stopping")
+        assert label.startswith(f"dense VAE, latent 2, mnist · {entry.status()} · MSE ")
+        assert label.endswith(tiny_vae.key[:6]) and "user" not in label and "_" not in label

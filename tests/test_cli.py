@@ -182,3 +182,14 @@ def test_train_through_a_cluster_prints_the_same_progress_and_ctrl_c_keeps_the_r
     assert resumed.stdout.strip().splitlines()[-1] == key
     assert f"epoch {done + 1}/40" in resumed.stderr and "epoch 1/40" not in resumed.stderr
     assert not list(tmp_path.glob(".*.tmp"))
+
+
+def test_compare_prints_the_compare_pages_table(models_dir, tiny_vae, tiny_ae):
+    """`compare KEY KEY` prints one row per model with the measures of aecore.compare; a lone key is refused."""
+    r = cli("compare", tiny_vae.key, tiny_ae.key, models_dir=models_dir)
+    assert r.returncode == 0, r.stderr
+    rows = [line for line in r.stdout.splitlines() if tiny_vae.key in line or tiny_ae.key in line]
+    assert len(rows) == 2 and "dense VAE, latent 2" in r.stdout and "conv AE, latent 4" in r.stdout
+    assert "5-NN" in r.stdout and "active" in r.stdout.lower()
+    lone = cli("compare", tiny_vae.key, models_dir=models_dir)
+    assert lone.returncode == 2 and "Expected" in lone.stderr and len(lone.stderr.strip().splitlines()) == 1

@@ -131,3 +131,64 @@ def test_cli_train_refuses_in_one_line_before_loading_tensorflow(flags, field, c
     assert main(["train", *flags]) == EXIT_USAGE  # validated before any import of TensorFlow or data
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and f"Expected {field} " in err and "learning rate" not in err
+
+
+RETRAINED = [
+    QUICKSTART,  # conv VAE with a cosine schedule and a limit
+    ModelConfig(kind="vae", arch="dense", latent_dim=2, beta=4.0, kl_warmup_epochs=3, recon_loss="mse",
+                hidden_units=(64, 32), learning_rate=3e-4, seed=7, dataset_fingerprint="f" * 16),
+    ModelConfig(kind="ae", arch="conv", latent_dim=16, filters=(8, 16, 32), activation="gelu", patience=0,
+                val_fraction=0.25, dataset="fashion_mnist"),
+    ModelConfig(kind="dae", noise="salt_pepper", noise_level=0.15, hidden_units=(), batch_size=48, limit=500),
+    ModelConfig(kind="sparse", sparsity="kl", sparsity_weight=0.05, sparsity_target=0.1, latent_dim=32,
+                dataset="olivetti", epochs=3),
+]
+
+
+@pytest.mark.parametrize("cfg", RETRAINED, ids=["quickstart", "vae", "conv-ae", "dae-noise", "sparse-kl"])
+def test_cli_command_parses_back_through_the_cli_to_the_same_cache_key(cfg):
+    import shlex
+
+    from aecore.cli import build_parser, config_from_args
+    from aecore.config import cli_command
+
+    argv = shlex.split(cli_command(cfg))
+    assert argv[:4] == ["python", "-m", "aecore", "train"] and "--dataset-fingerprint" not in argv
+    back = config_from_args(build_parser().parse_args(argv[3:]))  # the CLI's own parser and config
+    assert back.replace(dataset_fingerprint=cfg.dataset_fingerprint).key() == cfg.key()
+    assert back == cfg.replace(dataset_fingerprint="")
+
+
+def test_cli_command_for_uploaded_images_reads_the_same_zip_under_the_same_key(tmp_path, monkeypatch):
+    import io
+    import shlex
+    import zipfile
+
+    from PIL import Image
+
+    from aecore import cli
+    from aecore.config import cli_command
+    from aecore.uploads import load_image_zip
+
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as z:
+        for label, colour in (("warm", (220, 90, 20)), ("cold", (20, 90, 220))):
+            for i in range(4):
+                png = io.BytesIO()
+                Image.new("RGB", (20 + i, 30), colour).save(png, "PNG")
+                z.writestr(f"{label}/{i}.png", png.getvalue())
+    named = io.BytesIO(buf.getvalue())
+    named.name = "my faces.zip"  # as the Train page reads an upload (a name with a space, quoted for the shell)
+    ds = load_image_zip(named, 32, 3)
+    cfg = ModelConfig(dataset=ds.name, kind="ae", arch="dense", image_size=32, channels=3, epochs=2,
+                      dataset_fingerprint=ds.fingerprint)
+
+    argv = shlex.split(cli_command(cfg))
+    assert argv[4:6] == ["--images", "my faces.zip"] and "--dataset" not in argv
+    (tmp_path / "my faces.zip").write_bytes(buf.getvalue())
+    monkeypatch.chdir(tmp_path)  # the command runs where the zip is
+    args = cli.build_parser().parse_args(argv[3:])
+    back = cli.config_from_args(args)
+    read = cli._load_data(args, back)  # what `train` does with --images
+    assert read.fingerprint == ds.fingerprint
+    assert back.replace(dataset=read.name, dataset_fingerprint=read.fingerprint).key() == cfg.key()

@@ -1,14 +1,18 @@
 """AppTest of the Train page: no model, a real training run with live results,
-the cache hit on the same config, Stop, bad settings, bad and good uploads,
-download and delete of cached models."""
+the cache hit on the same config, Stop, bad settings, bad and good uploads (with
+what was read in them), download and delete of cached models, the command line
+that retrains one, the Advanced expander, the loss chart."""
 
 import io
+import shutil
 import zipfile
 
 import numpy as np
 from PIL import Image, ImageDraw
 
+import training_panel
 import ui
+from aecore.config import cli_command
 from pagetest import open_page
 
 PAGE = "pages/1_Train.py"
@@ -57,8 +61,17 @@ def test_train_then_same_config_hits_the_cache_then_delete(tmp_path, monkeypatch
     assert at.sidebar.selectbox(key="sidebar_model").value == job.entry.key  # the new model is active
     assert at.get("download_button")  # .keras download offered
 
+    assert not any("user" in s.value or "_" in s.value for s in at.success)  # words, not the stored codes
+
     job2 = train_and_wait(at)
     assert job2.cached and job2.entry.key == job.entry.key
+    assert any("Loaded from the cache" in s.value for s in at.success)
+    # The outcome is about these settings: changed settings (or another page) do not show it as theirs.
+    at.number_input(key="trn_epochs").set_value(3).run()
+    assert not any("Loaded from the cache" in s.value for s in at.success)
+    home = open_page("app.py", monkeypatch, tmp_path, workspace=at.query_params["ws"])
+    assert not home.exception and not any("Loaded from the cache" in s.value for s in home.success)
+    at.number_input(key="trn_epochs").set_value(2).run()
     assert any("Loaded from the cache" in s.value for s in at.success)
 
     at.selectbox(key="trn_manage").set_value(job.entry.key)
@@ -93,6 +106,10 @@ def test_stop_keeps_the_best_weights_so_far_then_resume_completes_the_run(tmp_pa
         job.wait(0.2)
     at.run()  # the live panel with its Stop button
     assert not at.exception
+    # One poller for the job on this page: the panel's; the sidebar only names the job.
+    assert len(at.main.get("progress")) == 1 and not at.sidebar.get("progress")
+    assert "job_stop_sidebar" not in [b.key for b in at.button]
+    assert any("its progress and Stop are on this page" in c.value for c in at.sidebar.caption)
     at.button(key="job_stop").click().run()
     assert job.wait(60)
     at.run()
@@ -156,10 +173,119 @@ def test_uploaded_zip_trains_and_bad_upload_is_a_message(tmp_path, monkeypatch):
     assert not at.exception
     assert any("Expected" in e.value and "zip" in e.value for e in at.error)
 
+    uploader_column = [c for c in at.columns if "trn_dataset" in [b.key for b in c.selectbox]]
+    assert uploader_column and uploader_column[0].get("file_uploader")  # beside the dataset choice
     at.get("file_uploader")[0].upload("shapes.zip", zip_of_shapes(), "application/zip").run()
     assert not at.exception
     assert any("24 images in 2 classes" in s.value for s in at.success)
+    assert any(c.value == "Images per class: circles 12 · squares 12" for c in at.caption)
+    thumbnails = [caption for image in at.image for caption in image.captions]
+    assert thumbnails == ["circles", "squares"] * 4  # a few of each class, in turn
     assert any("Skipped 1 file" in w.value and "broken.png" in w.value for w in at.warning)
+    assert not any("in colour" in i.value for i in at.info)  # grey shapes: nothing to say about colour
     small(at, epochs=1, limit=0)
+    assert any(w.value.startswith("Only 5 of your 24 images are held out (20%)") for w in at.warning)
     job = train_and_wait(at)
     assert job.state == "done" and job.entry.config.dataset.startswith("upload:")
+    assert (job.entry.config.image_size, job.entry.config.channels) == (28, 1)  # so the CLI reads them the same
+    assert "--images shapes.zip --kind ae --arch dense" in at.code[0].value and "--image-size 28" in at.code[0].value
+
+
+def colour_zip() -> bytes:
+    """A zip of 12 red and green discs on black: images whose colour a Grayscale model loses."""
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as z:
+        for label, fill in (("red", (230, 30, 30)), ("green", (30, 200, 40))):
+            for i in range(6):
+                img = Image.new("RGB", (32, 32))
+                ImageDraw.Draw(img).ellipse((4 + i, 4, 26, 26 - i), fill=fill)
+                b = io.BytesIO()
+                img.save(b, "PNG")
+                z.writestr(f"{label}/{i}.png", b.getvalue())
+    return buf.getvalue()
+
+
+def test_colour_images_in_grayscale_are_explained(tmp_path, monkeypatch):
+    at = page(tmp_path, monkeypatch)
+    at.selectbox(key="trn_dataset").set_value("Upload your own images (.zip)").run()
+    at.get("file_uploader")[0].upload("discs.zip", colour_zip(), "application/zip").run()
+    assert not at.exception and any("12 images in 2 classes, 28×28×1" in s.value for s in at.success)
+    assert any("in colour and **Grayscale** is chosen" in i.value for i in at.info)
+    at.radio(key="trn_channels").set_value(3).run()
+    assert any("12 images in 2 classes, 28×28×3" in s.value for s in at.success)
+    assert not any("in colour" in i.value for i in at.info)
+
+
+def two_models(tmp_path, *entries):
+    """The session's tiny models, copied into a model folder of this test's own (shared models: MNIST)."""
+    for e in entries:
+        shutil.copy(e.path, tmp_path / e.path.name)
+
+
+def test_deleting_a_model_disarms_the_delete_and_says_what_went(tmp_path, monkeypatch, tiny_vae, tiny_ae):
+    two_models(tmp_path, tiny_vae, tiny_ae)
+    at = page(tmp_path, monkeypatch)
+    at.selectbox(key="trn_manage").set_value(tiny_ae.key).run()
+    at.checkbox(key="trn_delete_confirm").check().run()
+    at.button(key="trn_delete").click().run()
+    assert not at.exception and not (tmp_path / tiny_ae.path.name).exists()
+    assert [s.value for s in at.success] == [f"Deleted {tiny_ae.label()}."]
+    # The list moves to the other model: the confirmation is unticked and Delete disabled, so no second click
+    # deletes it unconfirmed.
+    assert at.selectbox(key="trn_manage").value == tiny_vae.key
+    assert at.checkbox(key="trn_delete_confirm").value is False and at.button(key="trn_delete").disabled
+    at.run()
+    assert not at.success and (tmp_path / tiny_vae.path.name).exists()  # said once; the other model stays
+
+
+def test_the_model_list_follows_the_active_model_and_shows_how_to_retrain_it(
+        tmp_path, monkeypatch, tiny_vae, tiny_ae):
+    two_models(tmp_path, tiny_vae, tiny_ae)
+    at = open_page(PAGE, monkeypatch, tmp_path, entry=tiny_vae)
+    assert not at.exception
+    table = at.dataframe[0].value
+    assert list(table.columns)[0] == "model" and list(table.columns)[-1] == "key"  # what a person reads first
+    assert at.selectbox(key="trn_manage").value == tiny_vae.key  # the sidebar's active model is picked
+    label = [o for o in at.selectbox(key="trn_manage").options if o.endswith(tiny_vae.key[:6])]  # the key last
+    assert label and label[0].startswith("dense VAE, latent 2, mnist · 6 epochs · MSE ")
+    code = at.code[0]
+    assert code.language == "bash" and code.value == cli_command(tiny_vae.config)
+    assert "--kind vae" in code.value and "--dataset mnist" in code.value
+    assert at.json[0].value and '"latent_dim": 2' in at.json[0].value
+
+    at.sidebar.selectbox(key="sidebar_model").set_value(tiny_ae.key).run()
+    assert at.selectbox(key="trn_manage").value == tiny_ae.key  # follows the active model as it changes
+    assert at.code[0].value == cli_command(tiny_ae.config)
+
+
+def test_advanced_stays_open_when_the_model_kind_changes(tmp_path, monkeypatch):
+    at = page(tmp_path, monkeypatch)
+    assert at.expander[0].label == "Advanced" and at.expander[0].proto.expanded is False
+    at.session_state["trn_advanced"] = True  # the user opens it
+    at.run()
+    for kind in ("ae", "vae", "dae", "sparse", "ae"):
+        at.selectbox(key="trn_kind").set_value(kind).run()
+        assert not at.exception
+        assert at.expander[0].label == "Advanced" and at.expander[0].proto.expanded is True, kind
+
+
+def test_loss_chart_has_whole_epoch_ticks_and_its_legend_beside_the_panels():
+    history = {k: [0.3, 0.2, 0.15] for k in ("loss", "val_loss", "recon", "val_recon", "kl", "val_kl")}
+    fig = training_panel.loss_figure(history, "vae")
+    axes = [fig.layout[name] for name in ("xaxis", "xaxis2", "xaxis3")]
+    assert all(a.title.text == "epoch" and a.tickmode == "linear" and a.dtick == 1 for a in axes)  # no 1.5
+    legend = fig.layout.legend
+    assert legend.orientation == "v" and legend.x > 1  # right of the panels, never over their axis titles
+    assert [t.name for t in fig.data if t.showlegend is not False] == ["train", "validation"]
+    assert [training_panel.epoch_step(n) for n in (1, 10, 11, 25, 40, 100, 400)] == [1, 1, 2, 5, 5, 10, 50]
+
+
+def test_a_running_jobs_figure_is_built_once_per_epoch_count():
+    history = {"loss": [0.3, 0.2], "val_loss": [0.31, 0.22]}
+    first = training_panel._live_figure("job-a", 2, "ae", history)
+    assert training_panel._live_figure("job-a", 2, "ae", history) is first  # the polls in between reuse it
+    history["loss"].append(0.1)
+    history["val_loss"].append(0.12)
+    grown = training_panel._live_figure("job-a", 3, "ae", history)
+    assert grown is not first and list(grown.data[0].y) == [0.3, 0.2, 0.1]
+    assert len(training_panel._live_figure("job-b", 2, "vae", history).data) == 6  # another job: its own

@@ -183,3 +183,38 @@ def test_bad_inputs_are_rejected_with_expected_received():
         train({"kind": "ae"}, None)
     with pytest.raises(ValueError, match="Expected an aecore.data.Dataset"):
         train(ModelConfig(), np.zeros((10, 28, 28, 1)))
+
+
+def test_eta_follows_the_pace_of_recent_batches_not_the_compile_heavy_first_one():
+    """The first batch carries the compilation (here 10 s, then 0.1 s a batch): the time left is measured from
+    the batches after it, so it is right from the second batch on (the average since the start said ~10x more)."""
+    from aecore.train import _Monitor
+
+    events, now = [], [0.0]
+    monitor = _Monitor(ModelConfig(kind="ae", epochs=4), batches=20, fns=[events.append], stop_event=None,
+                       every=0.0, clock=lambda: now[0])
+    monitor.on_train_begin()
+    monitor.on_epoch_begin(0)
+    for batch in range(20):
+        now[0] += 10.0 if batch == 0 else 0.1
+        monitor.on_train_batch_end(batch, {"loss": 0.5})
+    left = [(e.batch, e.eta) for e in events]
+    assert left[1] == (2, pytest.approx(0.1 * 78))  # 78 batches to go at 0.1 s
+    assert left[-1] == (20, pytest.approx(0.1 * 60))
+    assert left[0][0] == 1 and math.isnan(left[0][1])  # after the first batch only: no pace yet (not 10 s a batch)
+    assert all(eta == pytest.approx(0.1 * (80 - batch)) for batch, eta in left[1:])
+
+
+def test_eta_leaves_out_the_first_validation_pass_and_counts_the_later_ones():
+    from aecore.train import _Pace
+
+    pace, now = _Pace(window=4), 0.0
+    for seconds in (9.0, 1.0, 1.0, 1.0):  # the first batch (compiling) ends at 9 s, then a batch a second
+        now += seconds
+        pace.mark(now)
+    assert pace.eta(10) == pytest.approx(10.0)
+    pace.skip_next = True  # the run's first epoch ended: its validation pass compiled for 20 s
+    pace.mark(now := now + 21.0)
+    assert pace.eta(10) == pytest.approx(10.0)
+    pace.mark(now := now + 3.0)  # a later epoch's end: its validation pass (2 s) is part of the pace
+    assert pace.eta(4) == pytest.approx(4 * (1 + 1 + 1 + 3) / 4)
