@@ -28,6 +28,7 @@ import streamlit as st
 import browser_decode
 import ui
 from aecore.axes import map_plane, map_position
+from aecore.exports import MAX_POINTS, codes_csv, projector_bundle
 from aecore.infer import project
 from aecore.media import TABLEAU10, label_colour
 
@@ -273,6 +274,42 @@ def upload_details(mine: np.ndarray, name: str, z: np.ndarray, val, codes: np.nd
                     val, nb, dist, f"The {len(nb)} held-out images with the closest codes:")
 
 
+# --- the exports (built on the first click, then cached per model, projection and point count) ----------
+@st.cache_data(show_spinner=False, max_entries=8)
+def csv_file(version: str, method: str, n: int, _codes: np.ndarray, _val, _xy: np.ndarray) -> bytes:
+    """The `n` drawn points of model `version` as CSV: held-out index, label, code and `method`'s map position."""
+    idx = subset(len(_codes), n)
+    return codes_csv(_codes[idx], None if _val.labels is None else _val.labels[idx], _xy, _val.class_names,
+                     indices=idx)
+
+
+@st.cache_data(show_spinner=False, max_entries=4)
+def projector_file(version: str, n: int, name: str, _codes: np.ndarray, _val) -> bytes:
+    """An Embedding Projector zip of `n` held-out points of model `version` (`subset`'s sample of n)."""
+    idx = subset(len(_codes), n)
+    return projector_bundle(_codes[idx], _val.images[idx], None if _val.labels is None else _val.labels[idx],
+                            _val.class_names, name=name, indices=idx)
+
+
+def exports(entry, val, codes: np.ndarray, xy: np.ndarray, method: str, n: int) -> None:
+    """Downloads of the drawn points, made when clicked: a CSV, and a TensorFlow Embedding Projector bundle
+    (at most `MAX_POINTS` points; codes of at least 2 numbers)."""
+    c1, c2 = st.columns(2)
+    c1.download_button("Codes (CSV)", lambda: csv_file(entry.version, method, n, codes, val, xy), key="sct_csv",
+                       file_name=f"latent_codes_{n}_{method if codes.shape[1] > 2 else 'raw'}.csv", mime="text/csv",
+                       icon=":material/download:", on_click="ignore",
+                       help=f"The {n:,} points on the chart: held-out index, label, code (z0..) and map position.")
+    m = min(n, MAX_POINTS)
+    c2.download_button("Embedding Projector bundle (zip)", key="sct_projector", on_click="ignore",
+                       data=lambda: projector_file(entry.version, m, entry.config.describe(), codes, val),
+                       file_name=f"embedding_projector_{m}.zip", mime="application/zip", icon=":material/download:",
+                       disabled=codes.shape[1] < 2,
+                       help=f"vectors.tsv, metadata.tsv, sprite.png and projector_config.json of {m:,} points for "
+                            "TensorFlow's Embedding Projector (projector.tensorflow.org): unzip and serve the folder "
+                            "with a standalone projector, or load the two TSVs there."
+                            if codes.shape[1] >= 2 else "The Embedding Projector needs codes of at least 2 numbers.")
+
+
 # --- the page ------------------------------------------------------------------------------------
 entry, eng = ui.model_page("Latent Scatter")  # the guard: stops with a link to Train when there is no model
 val = ui.held_out(entry)
@@ -338,3 +375,4 @@ if point is not None:
     point_details(point, val, codes, errors, eng, k, unplaced_of=n if unplaced else None)
 if mine_z is not None:
     upload_details(mine, up.name, mine_z, val, codes, eng, k, on_chart=method != "tsne")
+exports(entry, val, codes, xy, method, n)

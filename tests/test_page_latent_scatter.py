@@ -246,3 +246,50 @@ def test_a_dark_digit_on_paper_is_inverted_like_on_every_page(monkeypatch, model
     at.checkbox(key="sct_invert").uncheck().run()  # a white blob: elsewhere on the map
     assert not at.exception and any("try **Invert colours**" in c.value for c in at.caption)
     assert not np.allclose(star(), inverted)
+
+
+def test_exports_download_the_drawn_points(monkeypatch, models_dir, tiny_vae, tiny_ae, media):
+    """The CSV and Embedding Projector buttons carry the drawn points, built when clicked (a callable, as
+    Streamlit runs it on a click: here through the media manager's `execute_deferred`)."""
+    import csv
+    import zipfile
+
+    from streamlit.runtime.media_file_manager import MediaFileManager
+
+    managers = {}  # deferred file id -> the run's media manager (AppTest drops it after each run)
+    original = MediaFileManager.add_deferred
+
+    def keep(self, *args, **kwargs):
+        file_id = original(self, *args, **kwargs)
+        managers[file_id] = self
+        return file_id
+
+    monkeypatch.setattr(MediaFileManager, "add_deferred", keep)
+    at = open_page(PAGE, monkeypatch, models_dir, tiny_ae)  # latent 4, PCA
+    at.slider(key="sct_n").set_value(50).run()
+    assert not at.exception, at.exception
+
+    def click(key: str) -> bytes:
+        button = at.download_button(key=key)
+        assert not button.proto.url and not button.proto.disabled  # nothing built before the click
+        file_id = button.proto.deferred_file_id
+        return media(managers[file_id].execute_deferred(file_id))
+
+    text = click("sct_csv").decode("utf-8")
+    assert text.startswith("index,label,z0,z1,z2,z3,x,y\n")
+    rows = list(csv.DictReader(io.StringIO(text)))
+    spec = chart(at)
+    assert sorted(int(r["index"]) for r in rows) == plotted_ids(spec) and len(rows) == 50
+    on_chart = {int(i): (x, y) for t in point_traces(spec)
+                for i, x, y in zip(array(t["customdata"]), array(t["x"]), array(t["y"]))}
+    for r in rows[:5]:  # each row's map position is the dot's position on the chart
+        np.testing.assert_allclose((float(r["x"]), float(r["y"])), on_chart[int(r["index"])], atol=1e-5)
+
+    zipped = click("sct_projector")
+    assert zipped.startswith(b"PK")
+    with zipfile.ZipFile(io.BytesIO(zipped)) as zf:
+        assert sorted(zf.namelist()) == ["metadata.tsv", "projector_config.json", "sprite.png", "vectors.tsv"]
+        emb = json.loads(zf.read("projector_config.json"))["embeddings"][0]
+        meta = zf.read("metadata.tsv").decode().splitlines()
+    assert emb["tensorShape"] == [50, 4] and emb["sprite"]["singleImageDim"] == [28, 28]
+    assert meta[0] == "index\tlabel" and [int(m.split("\t")[0]) for m in meta[1:]] == [int(r["index"]) for r in rows]
