@@ -373,3 +373,17 @@ def entry_summary(entry: Entry) -> dict[str, Any]:
             "epochs_run": entry.epochs_done, "epochs": entry.config.epochs, "stopped": entry.stopped,
             "status": entry.status(),
             **{k: round(v, 5) for k, v in entry.metrics.items()}}
+
+
+def entry_report(entry: Entry) -> dict[str, Any]:
+    """Everything about a cached run except its weights, JSON-ready: its config (`ModelConfig.from_dict` rebuilds
+    it), held-out metrics, how the run went and its loss curves; the Train page's JSON download.
+
+    Args:
+        entry: a cached run, as `ModelCache.list` or `info` gives it.
+    """
+    return {"key": entry.key, "config": entry.config.to_dict(), "held_out_metrics": dict(entry.metrics),
+            "status": entry.status(), "stopped": entry.stopped, "epochs_run": entry.epochs_done,
+            "best_epoch": entry.best_epoch, "train_seconds": round(entry.seconds, 2),
+            "image_shape": list(entry.image_shape), "dataset": entry.dataset_description,
+            "history": {k: [float(v) for v in vs] for k, vs in entry.history.items()}}

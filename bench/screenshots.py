@@ -1,14 +1,15 @@
-"""The README's screenshots: the home page and the six pages of the running app, at 1400x1000.
+"""The README's screenshots: the home page and the seven pages of the running app, at 1400x1000.
 
     python bench/screenshots.py [--models-dir DIR] [--out docs/screenshots]
 
 Trains a conv VAE with a 2-D code, 8 epochs on 10,000 digits, with the CLI
-(about a minute on 2 cores; reused when --models-dir already holds it), serves
+(about a minute on 2 cores; reused when --models-dir already holds it), and a
+conv AE of the same size on the same digits (for Compare), serves
 the app with tests/serving.py, makes that model active on the Latent Slider
 page in headless Chromium ($AECORE_BROWSER, default /usr/bin/chromium;
 Playwright never downloads a browser), then visits every page through the
 sidebar and writes <out>/<name>.png: home, train, reconstruct, denoise,
-latent_scatter, latent_slider, morph. A page that shows an exception is
+latent_scatter, latent_slider, morph, compare. A page that shows an exception is
 reported with a `!!` line (its screenshot is still saved).
 """
 
@@ -24,8 +25,10 @@ sys.path.insert(0, str(ROOT))  # the repository root: `tests.serving`
 from tests.serving import go, open_latent_slider, require_browser, scratch, settle, train_with_cli  # noqa: E402
 
 MODEL = ["--kind", "vae", "--arch", "conv", "--latent-dim", "2", "--epochs", "8", "--limit", "10000"]
+OTHER = ["--kind", "ae", "--arch", "conv", "--latent-dim", "2", "--epochs", "8", "--limit", "10000"]  # for Compare
 PAGES = {"home": "", "train": "Train", "reconstruct": "Reconstruct", "denoise": "Denoise",
-         "latent_scatter": "Latent_Scatter", "latent_slider": "Latent_Slider", "morph": "Morph"}
+         "latent_scatter": "Latent_Scatter", "latent_slider": "Latent_Slider", "morph": "Morph",
+         "compare": "Compare"}
 
 
 def screenshots(page, base: str, out_dir: Path) -> None:
@@ -53,6 +56,7 @@ def main(argv=None) -> None:
     args = ap.parse_args(argv)
     require_browser()
     with scratch(args.models_dir, "screenshots_") as (models, log):
+        train_with_cli(models, OTHER)
         key = train_with_cli(models, MODEL)
         with open_latent_slider(models, log, key) as (server, _, page):
             screenshots(page, server.base, args.out)

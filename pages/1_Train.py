@@ -11,6 +11,7 @@ download and delete.
 """
 
 import io
+import json
 import zipfile
 
 import numpy as np
@@ -21,7 +22,7 @@ import training_panel
 import ui
 import workspace_ui
 from aecore.builtin_data import BUILTIN_DATASETS, list_datasets
-from aecore.cache import CacheError, stopped_run
+from aecore.cache import CacheError, entry_report, stopped_run
 from aecore.config import USER_DATA_PREFIXES, ModelConfig, cli_command
 from aecore.data import Dataset
 from aecore.images import IMAGE_EXTENSIONS, MAX_PIXELS
@@ -305,12 +306,14 @@ def manage(entries) -> None:
     picked = by_key[st.selectbox("Model", list(by_key), format_func=lambda k: by_key[k].label(), key="trn_manage")]
     reproduce(picked)
     c1, c2 = st.columns(2)
+    name = f"{picked.config.kind}-{picked.config.dataset}-{picked.key}"
     try:
-        c1.download_button("Download .keras", workspace_ui.keras_file(picked),
-                           file_name=f"{picked.config.kind}-{picked.config.dataset}-{picked.key}.keras",
+        c1.download_button("Download .keras", workspace_ui.keras_file(picked), file_name=f"{name}.keras",
                            mime="application/octet-stream", key="trn_download")
     except CacheError as e:
         c1.error(str(e))
+    c1.download_button("Download its config and held-out metrics (JSON)", key="trn_json", mime="application/json",
+                       data=json.dumps(entry_report(picked), indent=2), file_name=f"{name}.json", on_click="ignore")
     shared = workspace_ui.is_shared(picked)
     confirm = c2.checkbox("Yes, delete it for everyone" if shared else "Yes, delete it", key="trn_delete_confirm",
                           help="A model on a built-in dataset is shared: every workspace lists it and loses it."

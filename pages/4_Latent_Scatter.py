@@ -239,7 +239,7 @@ def with_neighbours(pair, pair_captions, val, nb, dist, heading: str) -> None:
         ui.show_row(pair, pair_captions)
     with right:
         st.caption(heading)
-        ui.show_row(val.images[nb], [f"#{j} · {ui.label_of(val, int(j))} · d {d:.2f}" for j, d in zip(nb, dist)],
+        ui.show_row(val.images[nb], [f"#{j} · {ui.label_of(val, int(j))} · d\u00a0{d:.2f}" for j, d in zip(nb, dist)],
                     width=84)
 
 

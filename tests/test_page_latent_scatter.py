@@ -140,8 +140,8 @@ def test_scatter_of_a_2d_vae_and_point_details(monkeypatch, models_dir, tiny_vae
     point = f"Point #7 · {val.labels[7]}"  # the section of the point's details
     assert captions(at, point, "original ") == [f"original #7 · {val.labels[7]}"]
     assert len(captions(at, point, "reconstruction · MSE ")) == 1
-    neighbours = captions(at, point, "#")  # "#index · label · d distance", nearest first
-    assert len(neighbours) == 6 and all(" · d " in c for c in neighbours)
+    neighbours = captions(at, point, "#")  # "#index · label · d distance" (no-break space), nearest first
+    assert len(neighbours) == 6 and all(" · d\u00a0" in c for c in neighbours)
     expected = eng.nearest(codes, 7, 6)
     assert [int(c.split("#")[1].split(" ")[0]) for c in neighbours] == expected.tolist()
     marker = [t for t in chart(at)["data"] if t["name"] == "#7"]
@@ -218,7 +218,7 @@ def test_uploads_bad_then_good(monkeypatch, models_dir, tiny_vae, tiny_ae):
     yours = "Your image: one.png"  # the section of the upload's details
     assert captions(at, yours, "one.png") == ["one.png"] and len(captions(at, yours, "reconstruction · MSE ")) == 1
     neighbours = captions(at, yours, "#")
-    assert len(neighbours) == 6 and all(" · d " in c for c in neighbours) and len(captions(at, yours)) == 2 + 6
+    assert len(neighbours) == 6 and all(" · d\u00a0" in c for c in neighbours) and len(captions(at, yours)) == 2 + 6
 
     at.radio(key="sct_method").set_value("tsne").run()
     assert not at.exception

@@ -4,15 +4,17 @@ what was read in them), download and delete of cached models, the command line
 that retrains one, the Advanced expander, the loss chart."""
 
 import io
+import json
 import shutil
 import zipfile
 
 import numpy as np
+import pytest
 from PIL import Image, ImageDraw
 
 import training_panel
 import ui
-from aecore.config import cli_command
+from aecore.config import ModelConfig, cli_command
 from pagetest import open_page
 
 PAGE = "pages/1_Train.py"
@@ -239,7 +241,7 @@ def test_deleting_a_model_disarms_the_delete_and_says_what_went(tmp_path, monkey
 
 
 def test_the_model_list_follows_the_active_model_and_shows_how_to_retrain_it(
-        tmp_path, monkeypatch, tiny_vae, tiny_ae):
+        tmp_path, monkeypatch, tiny_vae, tiny_ae, media):
     two_models(tmp_path, tiny_vae, tiny_ae)
     at = open_page(PAGE, monkeypatch, tmp_path, entry=tiny_vae)
     assert not at.exception
@@ -252,6 +254,12 @@ def test_the_model_list_follows_the_active_model_and_shows_how_to_retrain_it(
     assert code.language == "bash" and code.value == cli_command(tiny_vae.config)
     assert "--kind vae" in code.value and "--dataset mnist" in code.value
     assert at.json[0].value and '"latent_dim": 2' in at.json[0].value
+
+    # Its config and held-out metrics as JSON, beside the .keras file: the config rebuilds to the same key.
+    (report,) = [b for b in at.get("download_button") if b.proto.id.endswith("trn_json")]
+    data = json.loads(media(report.proto.url))
+    assert ModelConfig.from_dict(data["config"]).key() == tiny_vae.key and data["key"] == tiny_vae.key
+    assert data["held_out_metrics"] == pytest.approx(tiny_vae.metrics) and len(data["history"]["loss"]) == 6
 
     at.sidebar.selectbox(key="sidebar_model").set_value(tiny_ae.key).run()
     assert at.selectbox(key="trn_manage").value == tiny_ae.key  # follows the active model as it changes
