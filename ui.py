@@ -37,7 +37,6 @@ from __future__ import annotations
 
 import base64
 import io
-from pathlib import Path
 from typing import NamedTuple
 
 import numpy as np
@@ -50,13 +49,14 @@ import aecore  # noqa: F401  (sets the Keras backend before keras is imported)
 # isort: split
 import keras
 
+import navigation
 import workspace_ui
 from aecore.cache import CacheError, Entry
 from aecore.data import Dataset
 from aecore.images import IMAGE_EXTENSIONS, MNIST_BOX, light_background, load_image, prepare_image
 from aecore.infer import Engine
 
-HOME_PAGE, TRAIN_PAGE = "home.py", "pages/1_Train.py"
+HOME_PAGE, TRAIN_PAGE = navigation.HOME_PAGE, navigation.TRAIN_PAGE
 ACTIVE = "active_model_key"  # session_state key (not a widget key: survives page switches)
 JOB = workspace_ui.JOB  # session_state: the workspace's training job, as this session last saw it
 
@@ -70,41 +70,10 @@ def _keep_keras_state(*args, **kwargs) -> None:
     """Stand-in for `keras.backend.clear_session` in the app process (see module doc)."""
 
 
-# --- the navigation -----------------------------------------------------------------
-PAGES = (  # (script, title, icon), in the sidebar's order; app.py declares the navigation from this table
-    (HOME_PAGE, "Home", "🧭"), (TRAIN_PAGE, "Train", "🏋️"), ("pages/2_Reconstruct.py", "Reconstruct", "🔁"),
-    ("pages/3_Denoise.py", "Denoise", "🧽"), ("pages/4_Latent_Scatter.py", "Latent Scatter", "🌌"),
-    ("pages/5_Latent_Slider.py", "Latent Slider", "🎚️"), ("pages/6_Morph.py", "Morph", "🎞️"),
-    ("pages/7_Compare.py", "Compare", "⚖️"),
-)
-_NAVIGATION = {"declared": False}  # whether the navigation was declared in this server process yet
-
-
-def navigation():
-    """Declare the app's pages (`PAGES`; Home is the default) and return the page to run: app.py's job."""
-    _NAVIGATION["declared"] = True
-    return st.navigation([st.Page(path, title=title, icon=icon, default=path == HOME_PAGE)
-                          for path, title, icon in PAGES])
-
-
-def _declare_navigation_once() -> None:
-    """Streamlit treats a `pages/` folder the old way until `st.navigation` has run once in the server process:
-    if the first visit after start-up is a deep link (say /Latent_Slider), it runs that page directly, never
-    app.py, and the sidebar calls Home "app" and has no icons. Then declare the navigation here and rerun:
-    from now on every run goes through app.py. (Not when a page runs on its own, e.g. in AppTest.)"""
-    from streamlit.runtime.scriptrunner import get_script_run_ctx
-
-    ctx = get_script_run_ctx()
-    if _NAVIGATION["declared"] or ctx is None or Path(ctx.main_script_path).name != "app.py":
-        return
-    navigation()
-    st.rerun()
-
-
 def setup(title: str, icon: str = "🧭") -> None:
     """Page config, the per-rerun speed fixes and this session's workspace (its id written into the link).
     Call first on every page."""
-    _declare_navigation_once()
+    navigation.declare_once()
     st.set_page_config(page_title=f"{title} · Latent Explorer", page_icon=icon, layout="wide")
     keras.backend.clear_session = _keep_keras_state
     workspace_ui.workspace()

@@ -53,7 +53,7 @@ def open_slider(browser, base: str, block_tfjs: bool = False):
 
 def test_a_deep_link_first_after_start_up_gets_the_declared_navigation(served):
     """The server's very first visit is a deep link (the module's fresh server): the sidebar still lists Home
-    (not "app"), with the pages' icons (ui._declare_navigation_once)."""
+    (not "app"), with the pages' icons (navigation.declare_once)."""
     server, _ = served
     with chromium() as browser:
         page = open_slider(browser, server.base)

@@ -1,0 +1,63 @@
+"""The app's pages and what the server process needs once: the navigation (app.py runs it) and a malloc cap.
+
+`PAGES` is the table app.py declares the navigation from (each page's script, title and icon);
+`declare_once` gives a deep link that is the first visit after start-up the same navigation (see its doc);
+`limit_malloc_arenas` keeps the server's memory from spreading over per-thread arenas (runs at import).
+"""
+
+from pathlib import Path
+
+import streamlit as st
+
+HOME_PAGE, TRAIN_PAGE = "home.py", "pages/1_Train.py"
+PAGES = (  # (script, title, icon), in the sidebar's order; app.py declares the navigation from this table
+    (HOME_PAGE, "Home", "🧭"), (TRAIN_PAGE, "Train", "🏋️"), ("pages/2_Reconstruct.py", "Reconstruct", "🔁"),
+    ("pages/3_Denoise.py", "Denoise", "🧽"), ("pages/4_Latent_Scatter.py", "Latent Scatter", "🌌"),
+    ("pages/5_Latent_Slider.py", "Latent Slider", "🎚️"), ("pages/6_Morph.py", "Morph", "🎞️"),
+    ("pages/7_Compare.py", "Compare", "⚖️"),
+)
+_DECLARED = {"declared": False}  # whether the navigation was declared in this server process yet
+
+
+def navigation():
+    """Declare the app's pages (`PAGES`; Home is the default) and return the page to run: app.py's job."""
+    _DECLARED["declared"] = True
+    return st.navigation([st.Page(path, title=title, icon=icon, default=path == HOME_PAGE)
+                          for path, title, icon in PAGES])
+
+
+def declare_once() -> None:
+    """Streamlit treats a `pages/` folder the old way until `st.navigation` has run once in the server process:
+    if the first visit after start-up is a deep link (say /Latent_Slider), it runs that page directly, never
+    app.py, and the sidebar calls Home "app" and has no icons. Then declare the navigation here and rerun:
+    from now on every run goes through app.py. (Not when a page runs on its own, e.g. in AppTest.)"""
+    from streamlit.runtime.scriptrunner import get_script_run_ctx  # (the running script's context)
+
+    ctx = get_script_run_ctx()
+    if _DECLARED["declared"] or ctx is None or Path(ctx.main_script_path).name != "app.py":
+        return
+    navigation()
+    st.rerun()
+
+
+def limit_malloc_arenas(arenas: int = 2) -> None:
+    """Cap glibc's malloc arenas for this server process (Linux only; elsewhere nothing happens).
+
+    Streamlit runs every session's script in its own thread, and glibc gives busy threads their own arenas, up
+    to 8 per core: freed memory of large messages (a decoder's weights, inline pictures) stays spread over them.
+    Measured with bench/bench_load.py (4 sessions, 80 slider moves and 16 page switches each, 1 training): the
+    server grew 185 MB with the default, 29 MB with 2 arenas (MALLOC_ARENA_MAX=2, what this sets at run time)."""
+    import ctypes
+    import ctypes.util
+    import sys
+
+    if not sys.platform.startswith("linux"):
+        return
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+        libc.mallopt(-8, int(arenas))  # M_ARENA_MAX
+    except (OSError, AttributeError):  # not glibc (musl has no arenas to cap)
+        pass
+
+
+limit_malloc_arenas()
