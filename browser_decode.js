@@ -108,6 +108,8 @@ function paint(canvas, img) {
 }
 
 function sliderValues(keys) {
+  const bank = shared.banks && shared.banks.get(keys.join());
+  if (bank && bank.active) return bank.values.slice();
   const out = [];
   for (const k of keys) {
     const input = document.querySelector(`.st-key-${k} input[type="range"]`);
@@ -218,8 +220,80 @@ function mountPad(component) {
   draw();
 }
 
+// The slider bank: the sliders themselves, in the page, once the decoder is ready (data: sliders = the Streamlit
+// slider keys it stands for, labels, lo, hi, step, values = the sliders' values in the last rerun, bank = the
+// key of the container of the Streamlit sliders, hidden while this bank shows). Moving a slider repaints the
+// picture at once ("aecore-values") and tells the server nothing until the sliders rest for data.sync_ms: then
+// one state value "values" (Python copies it into the Streamlit sliders; one rerun for a whole gesture). A
+// rerun that changed the values on the server (Random sample, Reset, a pad or grid click) moves these sliders.
+function mountBank(component) {
+  const { data, parentElement, setStateValue } = component;
+  const id = data.sliders.join();
+  shared.banks = shared.banks || new Map();
+  const bank = shared.banks.get(id) || { values: data.values.slice(), applied: null, active: false, timer: null };
+  shared.banks.set(id, bank);
+  bank.send = setStateValue;
+  let root = parentElement.querySelector(".aecore-bank");
+  if (!root) {
+    root = document.createElement("div");
+    root.className = "aecore-bank";
+    root.style.display = "none";
+    parentElement.appendChild(root);
+  }
+  const serverValues = JSON.stringify(data.values);
+  if (root.dataset.layout !== JSON.stringify([data.labels, data.lo, data.hi, data.step])) {
+    root.dataset.layout = JSON.stringify([data.labels, data.lo, data.hi, data.step]);
+    root.innerHTML = data.labels.map((label, i) =>
+      `<label class="aecore-slider"><span class="aecore-name">${label}</span>` +
+      `<span class="aecore-value"></span><input type="range" aria-label="${label}" min="${data.lo[i]}" ` +
+      `max="${data.hi[i]}" step="${data.step}" value="${data.values[i]}"></label>`).join("");
+    bank.applied = null;
+    root.querySelectorAll("input").forEach((input, i) => {
+      input.addEventListener("input", () => {
+        bank.values[i] = parseFloat(input.value);
+        show();
+        window.dispatchEvent(new CustomEvent("aecore-values",
+                                             { detail: { sliders: data.sliders, values: bank.values.slice() } }));
+        clearTimeout(bank.timer);
+        bank.timer = setTimeout(() => bank.send("values", bank.values.slice()), data.sync_ms);
+      });
+    });
+  }
+  const inputs = [...root.querySelectorAll("input")];
+  const show = () => inputs.forEach((input, i) => {
+    input.parentElement.querySelector(".aecore-value").textContent = bank.values[i].toFixed(2);
+  });
+  if (bank.applied !== serverValues) { // the server moved the sliders (or this is the first paint)
+    bank.applied = serverValues;
+    clearTimeout(bank.timer);
+    bank.values = data.values.slice();
+    inputs.forEach((input, i) => { input.value = String(bank.values[i]); });
+    window.dispatchEvent(new CustomEvent("aecore-values", { detail: { sliders: data.sliders, values: bank.values.slice() } }));
+  }
+  show();
+  const ready = data.spec_id && shared.decoders.get(data.spec_id);
+  const activate = () => {
+    bank.active = true;
+    root.style.display = "grid";
+    root.style.gridTemplateColumns = `repeat(${data.columns || 1}, 1fr)`;
+    root.style.columnGap = "2rem";
+    if (!document.getElementById(`aecore-hide-${data.bank}`)) { // Streamlit's own sliders give way to these
+      const style = document.createElement("style");
+      style.id = `aecore-hide-${data.bank}`;
+      style.textContent = `.st-key-${data.bank} { display: none !important; }`;
+      document.head.appendChild(style);
+    }
+  };
+  if (ready) ready.then(activate, () => {});
+  else window.addEventListener("aecore-decoder", e => { if (e.detail === data.spec_id) activate(); }, { once: true });
+}
+
 export default function (component) {
   const { data, parentElement } = component;
+  if (data.role === "bank") {
+    mountBank(component);
+    return;
+  }
   if (data.role === "loader") {
     mountLoader(data);
     return;

@@ -28,6 +28,10 @@ import streamlit as st
 from aecore.webdecoder import UnsupportedDecoder, decoder_spec
 
 _CSS = """
+.aecore-bank .aecore-slider { display: grid; grid-template-columns: 1fr auto; margin: 0.3rem 0 0.9rem; }
+.aecore-bank .aecore-name { font-size: 0.875rem; }
+.aecore-bank .aecore-value { font-size: 0.875rem; color: #ff4b4b; font-variant-numeric: tabular-nums; }
+.aecore-bank input[type=range] { grid-column: 1 / 3; width: 100%; accent-color: #ff4b4b; margin: 0.35rem 0 0; }
 .aecore-live { width: fit-content; }
 .aecore-live canvas, .aecore-live img { image-rendering: pixelated; border-radius: 0.5rem; display: block; }
 .aecore-live .aecore-caption { font-size: 0.875rem; opacity: 0.6; margin-top: 0.4rem; text-align: center; }
@@ -110,3 +114,30 @@ def pad(slider_keys: list[str], x: int, y: int, lo, hi, points, colours: list[st
             "range": [float(lo[x]), float(hi[x]), float(lo[y]), float(hi[y])],
             "points": np.round(pts, 3).tolist(), "colours": list(colours)}
     _component(data=data, key=key, on_point_change=on_change)
+
+
+SYNC_MS = 400  # the sliders rest this long before the server hears of them (one rerun per gesture, not per step)
+
+
+def slider_bank(spec_id: str | None, slider_keys: list[str], labels: list[str], lo, hi, step: float, values,
+                hidden_key: str, key: str, on_change, columns: int = 1) -> None:
+    """The sliders, in the browser: once the decoder is ready they replace Streamlit's own sliders (kept, hidden,
+    in the container keyed `hidden_key`: without the browser decoder they stay and work as before). A move paints
+    the picture at once; the server hears of the values once the sliders rest (SYNC_MS), through `on_change`
+    (read `st.session_state[key]["values"]` and set the Streamlit sliders from it).
+
+    Args:
+        spec_id: `decoder_loader`'s id; None: nothing is mounted (the Streamlit sliders stay).
+        slider_keys, labels, lo, hi, step: the Streamlit sliders' keys, labels, ranges and step.
+        values: the sliders' values in this run (the bank follows them when they change on the server).
+        hidden_key: the key of the container holding the Streamlit sliders.
+        key: this element's widget key; on_change: the callback of a synced gesture.
+        columns: how many columns the sliders are laid out in (as the Streamlit ones).
+    """
+    if spec_id is None:
+        return
+    _component(data={"role": "bank", "spec_id": spec_id, "sliders": list(slider_keys), "labels": list(labels),
+                     "lo": [float(v) for v in lo], "hi": [float(v) for v in hi], "step": float(step),
+                     "values": [round(float(v), 6) for v in values], "bank": hidden_key, "sync_ms": SYNC_MS,
+                     "columns": int(columns)},
+               key=key, on_values_change=on_change)

@@ -42,6 +42,7 @@ SHOW_PX = 280  # the decoded image's width on screen
 PAD_PX = 280  # the 2-D pad's side on screen
 PAD_POINTS = 1000  # held-out codes drawn on the pad (enough to see the clusters; small to send)
 PAD = "sld_pad"  # the pad's widget key
+BANK, BANK_LIVE = "sld_bank", "sld_bank_live"  # Streamlit's sliders' container; the browser's sliders
 GRID_PX = 560  # the manifold grid's tiles' approximate width on screen
 # The grid's range: centred on the held-out codes, or fixed around 0 (±3 covers a VAE's N(0, 1) prior;
 # ±5, ±8, ±15 show more of a trained model's map).
@@ -142,8 +143,10 @@ def start_from_image(axes, val, eng, signature: str) -> None:
         c2.image(ui.upscale(x, 84), caption=f"{ui.short_name(up.name)}: the sliders were set to its code", width=84)
 
 
-def sliders(axes, codes, eng) -> list[float]:
-    """Random sample and Reset buttons above the sliders (one or two columns); returns the slider values."""
+def sliders(axes, codes, eng, decoder_id: str | None) -> list[float]:
+    """Random sample and Reset buttons above the sliders (one or two columns); returns the slider values. With
+    the browser decoder, the sliders on screen are the browser's (`browser_decode.slider_bank`: a move paints at
+    once and reaches the server once the sliders rest); Streamlit's own, hidden then, hold the values."""
     b1, b2 = st.columns(2)
     no_prior = not eng.is_vae and codes is None
     b1.button("Random sample", key="sld_random", icon=":material/casino:", on_click=random_sample,
@@ -157,9 +160,21 @@ def sliders(axes, codes, eng) -> list[float]:
         st.error(st.session_state.pop(MESSAGE))
     ncols = 1 if len(axes.names) <= 6 else 2
     per_col = -(-len(axes.names) // ncols)
-    cols = st.columns(ncols)
-    return [cols[i // per_col].slider(label, float(lo), float(hi), step=float(axes.step), key=key)
-            for i, (key, label, lo, hi) in enumerate(zip(slider_keys(axes), axes.labels, axes.lo, axes.hi))]
+    with st.container(key=BANK):
+        cols = st.columns(ncols)
+        values = [cols[i // per_col].slider(label, float(lo), float(hi), step=float(axes.step), key=key)
+                  for i, (key, label, lo, hi) in enumerate(zip(slider_keys(axes), axes.labels, axes.lo, axes.hi))]
+    browser_decode.slider_bank(decoder_id, slider_keys(axes), axes.labels, axes.lo, axes.hi, axes.step, values,
+                               BANK, key=BANK_LIVE, on_change=partial(on_bank, axes), columns=ncols)
+    return values
+
+
+def on_bank(axes) -> None:
+    """The browser's sliders came to rest: set Streamlit's (on their step, inside their ranges) to their values."""
+    state = st.session_state.get(BANK_LIVE)
+    values = state.get("values") if isinstance(state, dict) else getattr(state, "values", None)
+    if isinstance(values, list | tuple) and len(values) == len(axes.names):
+        set_sliders(axes, np.clip(np.round(np.asarray(values, float) / axes.step) * axes.step, axes.lo, axes.hi))
 
 
 def on_pad(axes, x: int, y: int) -> None:
@@ -337,7 +352,7 @@ def explorer(axes, codes, labels, eng, version: str, decoder_id: str | None) -> 
     the grid."""
     left, right = st.columns([3, 2], gap="large")
     with left:
-        values = sliders(axes, codes, eng)
+        values = sliders(axes, codes, eng, decoder_id)
     z = axes.to_code(values)
     img = eng.decode_one(z)
     st.session_state[LAST_IMAGE] = img

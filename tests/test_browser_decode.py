@@ -151,3 +151,25 @@ def test_hovering_empty_space_on_the_scatter_decodes_the_code_under_the_cursor(s
         assert frames[0] != frames[1]
         assert "decoded at (" in page.locator("#sct-hover-panel").inner_text()
         assert page.locator("[data-testid=stException]").count() == 0
+
+
+def test_the_browsers_sliders_paint_at_once_and_reach_the_server_when_they_rest(served):
+    """With the decoder in the page, the sliders on screen are the page's own (Streamlit's are hidden): five quick
+    key presses paint five pictures; once the slider rests, Streamlit's slider (the server's value) follows."""
+    server, _ = served
+    with chromium() as browser:
+        page = open_slider(browser, server.base)
+        page.wait_for_function(f"() => document.querySelector('{DECODED}')?.dataset.source === 'browser'")
+        page.wait_for_function("() => getComputedStyle(document.querySelector('.st-key-sld_bank')).display === 'none'")
+        z0 = page.get_by_role("slider", name="z0")
+        assert z0.evaluate("e => !!e.closest('.aecore-bank')")  # the visible z0 is the page's own
+        z0.focus()
+        start = int(page.locator(DECODED).get_attribute("data-frame"))
+        for _ in range(5):
+            z0.press("ArrowRight")
+        assert int(page.locator(DECODED).get_attribute("data-frame")) == start + 5
+        shown = float(z0.input_value())
+        page.wait_for_function("v => Math.abs(+document.querySelector('.st-key-sld_z0 input').value - v) < 1e-6",
+                               arg=shown, timeout=10_000)
+        settle(page)
+        assert page.locator("[data-testid=stException]").count() == 0
