@@ -243,10 +243,13 @@ function mountBank(component) {
   const serverValues = JSON.stringify(data.values);
   if (root.dataset.layout !== JSON.stringify([data.labels, data.lo, data.hi, data.step])) {
     root.dataset.layout = JSON.stringify([data.labels, data.lo, data.hi, data.step]);
+    // The top of each range is its last step from the bottom (what the slider can reach; an end you cannot reach
+    // would leave a key press at the end with nothing to do).
+    const top = i => data.lo[i] + Math.floor((data.hi[i] - data.lo[i]) / data.step + 1e-9) * data.step;
     root.innerHTML = data.labels.map((label, i) =>
       `<label class="aecore-slider"><span class="aecore-name">${label}</span>` +
       `<span class="aecore-value"></span><input type="range" aria-label="${label}" min="${data.lo[i]}" ` +
-      `max="${data.hi[i]}" step="${data.step}" value="${data.values[i]}"></label>`).join("");
+      `max="${+top(i).toFixed(9)}" step="${data.step}" value="${data.values[i]}"></label>`).join("");
     bank.applied = null;
     root.querySelectorAll("input").forEach((input, i) => {
       input.addEventListener("input", () => {

@@ -2,9 +2,13 @@
 
 `PAGES` is the table app.py declares the navigation from (each page's script, title and icon);
 `declare_once` gives a deep link that is the first visit after start-up the same navigation (see its doc);
-`limit_malloc_arenas` keeps the server's memory from spreading over per-thread arenas (runs at import).
+`limit_malloc_arenas` keeps the server's memory from spreading over per-thread arenas (runs at import) and
+`trim_memory` hands freed memory back to the system (every page's start calls it; it runs at most every
+TRIM_EVERY_S seconds).
 """
 
+import threading
+import time
 from pathlib import Path
 
 import streamlit as st
@@ -61,3 +65,29 @@ def limit_malloc_arenas(arenas: int = 2) -> None:
 
 
 limit_malloc_arenas()
+
+
+TRIM_EVERY_S = 10.0  # malloc_trim walks the heap (a few ms): at most this often, whatever the number of sessions
+_trim = {"last": 0.0, "lock": threading.Lock()}
+
+
+def trim_memory() -> None:
+    """Give memory that Python freed back to the system (glibc's malloc_trim), at most every TRIM_EVERY_S seconds
+    in this process. The big transient objects of a page run (a decoder's weights as JSON, rows of inline
+    pictures) otherwise leave the server's RSS higher after every burst of page switches (bench/bench_load.py)."""
+    import ctypes
+    import ctypes.util
+    import sys
+
+    if not sys.platform.startswith("linux") or not _trim["lock"].acquire(blocking=False):
+        return
+    try:
+        now = time.monotonic()
+        if now - _trim["last"] < TRIM_EVERY_S:
+            return
+        _trim["last"] = now
+        ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6").malloc_trim(0)
+    except (OSError, AttributeError):  # not glibc
+        pass
+    finally:
+        _trim["lock"].release()

@@ -74,6 +74,7 @@ def setup(title: str, icon: str = "🧭") -> None:
     """Page config, the per-rerun speed fixes and this session's workspace (its id written into the link).
     Call first on every page."""
     navigation.declare_once()
+    navigation.trim_memory()
     st.set_page_config(page_title=f"{title} · Latent Explorer", page_icon=icon, layout="wide")
     keras.backend.clear_session = _keep_keras_state
     workspace_ui.workspace()

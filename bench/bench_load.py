@@ -121,16 +121,16 @@ def verdict(ok: bool) -> str:
 def breakdown(name: str, sessions: list[Session]) -> str:
     """The median of each of PARTS over the sessions' moves, in one line."""
     rows = [p for s in sessions for p in s.parts]
-    if not rows:
-        return f"  {name}: no move could be split"
-    medians = [summary([r[i] for r in rows])["median"] for i in range(len(PARTS))]
     sources: dict[str, int] = {}
     for s in sessions:
         for k, n in s.sources.items():
             sources[k] = sources.get(k, 0) + n
+    decoded = "pictures decoded by: " + ", ".join(f"{k} {n}" for k, n in sorted(sources.items(), key=str))
+    if not rows:  # the page's own sliders: a move sends nothing until the sliders rest
+        return f"  {name}: no move sent a message before the next one (no rerun per move); {decoded}"
+    medians = [summary([r[i] for r in rows])["median"] for i in range(len(PARTS))]
     return f"  {name} (medians of {len(rows)} moves, ms): " + ", ".join(
-        f"{part} {m:.0f}" for part, m in zip(PARTS, medians)) + "; pictures decoded by: " + ", ".join(
-        f"{k} {n}" for k, n in sorted(sources.items(), key=lambda kv: str(kv[0])))
+        f"{part} {m:.0f}" for part, m in zip(PARTS, medians)) + f"; {decoded}"
 
 
 def reset(sessions: list[Session]) -> None:
