@@ -234,7 +234,8 @@ function mountBank(component) {
   shared.banks.set(id, bank);
   bank.send = setStateValue;
   let root = parentElement.querySelector(".aecore-bank");
-  if (!root) {
+  if (!root) { // a new mount (say, back from another page): Streamlit's sliders answer until this one is ready
+    bank.active = false;
     root = document.createElement("div");
     root.className = "aecore-bank";
     root.style.display = "none";
