@@ -144,8 +144,10 @@ def main(argv=None) -> None:
             measure_full_rerun(page, 2, pause)  # warm-up
             full = measure_full_rerun(page, args.moves, pause)
             print(f"pace: {args.pause_ms} ms pause after each rerun finished; t0 = trusted keydown/click in the "
-                  "page, t1 = load event of the new decoded image (performance.now())")
-            print(stats("slider_to_image_ms", slider) + "  (PageUp/PageDown on z0, fragment rerun)")
+                  "page, t1 = the new picture on screen (canvas: next frame; image: load event; performance.now())")
+            where = ("decoded in the page, no rerun per move" if page.locator("[data-aecore-decoded]")
+                     .get_attribute("data-source") == "browser" else "fragment rerun")
+            print(stats("slider_to_image_ms", slider) + f"  (PageUp/PageDown on z0, {where})")
             print(stats("full_rerun_ms", full) + "  ('Set the sliders to its code' button, full-page rerun)")
             print(f"ratio full_rerun/slider (medians) = "
                   f"{statistics.median(full) / statistics.median(slider):.2f}x")
