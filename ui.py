@@ -82,7 +82,8 @@ def setup(title: str, icon: str = "🧭") -> None:
 
 # --- models and data ----------------------------------------------------------------
 # The pages' names for the loaders; workspace_ui keys them by the model's folder (see its doc).
-engine, held_out, held_out_codes = workspace_ui.engine, workspace_ui.held_out, workspace_ui.held_out_codes
+engine, held_out = workspace_ui.engine, workspace_ui.held_out
+held_out_codes, held_out_errors = workspace_ui.held_out_codes, workspace_ui.held_out_errors
 
 
 def list_all(warn: bool = True) -> tuple[list[Entry], list]:
@@ -279,17 +280,6 @@ def short_name(name: str, limit: int = 16) -> str:
     ext = dot + ext if dot and len(ext) <= 5 else ""
     stem = stem if ext else name
     return stem[:max(1, limit - len(ext) - 1)] + "…" + ext
-
-
-@st.cache_resource(show_spinner="Scoring the held-out set…", max_entries=8)
-def _held_out_errors(root: str, version: str, _entry: Entry, _val: Dataset) -> np.ndarray:
-    return engine(_entry)[1].errors(_val.images)
-
-
-def held_out_errors(entry: Entry) -> np.ndarray | None:
-    """Per-image reconstruction MSE of the entry's held-out images (once per folder and version), or None."""
-    val = held_out(entry)
-    return None if val is None else _held_out_errors(str(entry.path.parent), entry.version, entry, val)
 
 
 def _file_memo(uploaded, prefix: str) -> dict:

@@ -11,7 +11,7 @@ anyone) and its workspace's models (trained on its uploads): `list_models`,
 `cache_for`. Every loader below is keyed by the model's own folder, so one
 workspace's model, images or codes never answer for another's:
 
-- `engine(entry)`, `keras_file(entry)`, `held_out_codes(entry)`: the model, its
+- `engine(entry)`, `keras_file(entry)`, `held_out_codes(entry)`, `held_out_errors(entry)`: the model, its
   .keras export and its held-out codes, per version of its weights.
 - `held_out(entry)`: the held-out images: a built-in dataset's split, or the
   split of the upload kept in the workspace beside the model (so they come back
@@ -245,10 +245,26 @@ def _held_out_codes(root: str, version: str, _entry: Entry, _val: Dataset) -> np
     return engine(_entry)[1].encode(_val.images)
 
 
+@st.cache_resource(show_spinner="Scoring the held-out set…", max_entries=8)
+def _held_out_errors(root: str, version: str, _entry: Entry, _val: Dataset) -> np.ndarray:
+    return engine(_entry)[1].errors(_val.images)
+
+
+def _per_held_out(entry: Entry, cached) -> np.ndarray | None:
+    """`cached` (one of the loaders above) for the entry's held-out images, keyed by folder and version; None
+    without held-out images."""
+    val = held_out(entry)
+    return None if val is None else cached(str(entry.path.parent), entry.version, entry, val)
+
+
 def held_out_codes(entry: Entry) -> np.ndarray | None:
     """Codes of the entry's held-out images (computed once per folder and version of the model), or None."""
-    val = held_out(entry)
-    return None if val is None else _held_out_codes(str(entry.path.parent), entry.version, entry, val)
+    return _per_held_out(entry, _held_out_codes)
+
+
+def held_out_errors(entry: Entry) -> np.ndarray | None:
+    """Per-image reconstruction MSE of the entry's held-out images (once per folder and version), or None."""
+    return _per_held_out(entry, _held_out_errors)
 
 
 @st.cache_data(show_spinner="Exporting…", max_entries=4)
@@ -267,6 +283,7 @@ def forget_models() -> None:
     never needs this)."""
     _engine.clear()
     _held_out_codes.clear()
+    _held_out_errors.clear()
     _keras_file.clear()
 
 

@@ -69,12 +69,6 @@ def thumbnails(version: str, n: int, _images: np.ndarray) -> list[str]:
     return [ui.png_data_uri(_images[i], THUMB) for i in subset(len(_images), n)]
 
 
-@st.cache_data(show_spinner=False, max_entries=8)
-def held_out_errors(version: str, _images: np.ndarray, _eng) -> np.ndarray:
-    """Per-image reconstruction MSE of the held-out images of model `version`."""
-    return _eng.errors(_images)
-
-
 # --- the controls ------------------------------------------------------------------------------
 def view_controls(N: int, D: int) -> tuple[int, str]:
     """How many points and which projection (for codes longer than 2); returns (points, method)."""
@@ -323,7 +317,7 @@ N, D = codes.shape
 if N < 2:
     st.info(f"Expected at least 2 held-out images to plot, received {N}.")
     st.stop()
-errors = held_out_errors(entry.version, val.images, eng)
+errors = ui.held_out_errors(entry)  # (the upload's "unlike the training data" check uses the same scores)
 st.caption(f"**{entry.config.describe()}** — each dot is one of the {N:,} held-out images, placed by its "
            f"{D}-number code" + (" (drawn as it is)." if D <= 2 else ", projected to 2-D.")
            + " Hover a dot to see its image, index, label and reconstruction error; click it for its "
