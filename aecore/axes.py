@@ -71,8 +71,11 @@ class _Axes:
 
     def from_code(self, z) -> np.ndarray:
         """The slider values closest to code z: rounded to `step` and clipped to [`lo`, `hi`]."""
-        v = self.coordinates(z)
-        return np.clip(np.round(v / self.step) * self.step, self.lo, self.hi)
+        return self.snap(self.coordinates(z))
+
+    def snap(self, values) -> np.ndarray:
+        """Slider values as the sliders can take them: rounded to `step` and clipped to [`lo`, `hi`]."""
+        return np.clip(np.round(np.asarray(values, np.float64) / self.step) * self.step, self.lo, self.hi)
 
 
 class RawAxes(_Axes):
@@ -101,7 +104,7 @@ class RawAxes(_Axes):
         self.step = nice_step(float(np.max(hi - lo)))
         self.lo = np.floor(lo[self.dims] * 10) / 10
         self.hi = np.ceil(hi[self.dims] * 10) / 10
-        self.default = np.clip(np.round(mean[self.dims] / self.step) * self.step, self.lo, self.hi)
+        self.default = self.snap(mean[self.dims])
         self.names = [f"z{i}" for i in self.dims]
         self.labels = list(self.names)
 

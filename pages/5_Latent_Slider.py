@@ -29,7 +29,6 @@ from functools import partial
 from pathlib import Path
 from typing import NamedTuple
 
-import numpy as np
 import streamlit as st
 
 import browser_decode
@@ -174,7 +173,7 @@ def on_bank(axes) -> None:
     state = st.session_state.get(BANK_LIVE)
     values = state.get("values") if isinstance(state, dict) else getattr(state, "values", None)
     if isinstance(values, list | tuple) and len(values) == len(axes.names):
-        set_sliders(axes, np.clip(np.round(np.asarray(values, float) / axes.step) * axes.step, axes.lo, axes.hi))
+        set_sliders(axes, axes.snap(values))
 
 
 def on_pad(axes, x: int, y: int) -> None:
@@ -186,8 +185,7 @@ def on_pad(axes, x: int, y: int) -> None:
         return
     values = [float(st.session_state.get(k, d)) for k, d in zip(slider_keys(axes), axes.default)]
     values[x], values[y] = (float(v) for v in point)
-    values = np.clip(np.round(np.asarray(values) / axes.step) * axes.step, axes.lo, axes.hi)
-    set_sliders(axes, values)
+    set_sliders(axes, axes.snap(values))
 
 
 def pad(axes, codes, labels) -> None:
