@@ -16,6 +16,7 @@
 
 const TF_FILES = ["tf-core.min.js", "tf-backend-cpu.min.js"];
 // Shared by every mount on the page (window globals: each mount may load this module on its own).
+// Other in-page parts (the Scatter's hover) find the decoders and `paint` here too.
 const shared = window.__aecoreDecode || (window.__aecoreDecode = { tfLoading: null, decoders: new Map() });
 
 function loadScript(src) {
@@ -106,6 +107,7 @@ function paint(canvas, img) {
   }
   ctx.putImageData(pixels, 0, 0);
 }
+shared.paint = paint;
 
 function sliderValues(keys) {
   const bank = shared.banks && shared.banks.get(keys.join());

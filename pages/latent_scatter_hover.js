@@ -70,16 +70,7 @@ export default function ({ data, parentElement }) {
       ready.then((decode) => {
         if (gd.__sctOnPoint) return;
         const z = d.plane.base.map((b, j) => b + x * d.plane.u[j] + y * d.plane.v[j]);
-        const out = decode(z), w = out.w, h = out.h, c = out.c;
-        if (canvas.width !== w || canvas.height !== h) { canvas.width = w; canvas.height = h; }
-        const ctx = canvas.getContext("2d"), pix = ctx.createImageData(w, h);
-        for (let i = 0; i < w * h; i++) {
-          for (let k = 0; k < 3; k++) {
-            pix.data[4 * i + k] = Math.round(Math.min(1, Math.max(0, out.values[i * c + (c === 1 ? 0 : k)])) * 255);
-          }
-          pix.data[4 * i + 3] = 255;
-        }
-        ctx.putImageData(pix, 0, 0);
+        window.__aecoreDecode.paint(canvas, decode(z));  // browser_decode.js's, as the Slider's picture
         canvas.style.width = 2 * d.width + "px";
         canvas.style.display = "block";
         img.style.display = "none";
