@@ -7,6 +7,7 @@
 TRIM_EVERY_S seconds).
 """
 
+import functools
 import threading
 import time
 from pathlib import Path
@@ -44,6 +45,22 @@ def declare_once() -> None:
     st.rerun()
 
 
+@functools.cache
+def _glibc():
+    """The C library when it is glibc (it has mallopt and malloc_trim), else None (not Linux, or musl)."""
+    import ctypes
+    import ctypes.util
+    import sys
+
+    if not sys.platform.startswith("linux"):
+        return None
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+        return libc if hasattr(libc, "mallopt") and hasattr(libc, "malloc_trim") else None
+    except OSError:
+        return None
+
+
 def limit_malloc_arenas(arenas: int = 2) -> None:
     """Cap glibc's malloc arenas for this server process (Linux only; elsewhere nothing happens).
 
@@ -51,17 +68,9 @@ def limit_malloc_arenas(arenas: int = 2) -> None:
     to 8 per core: freed memory of large messages (a decoder's weights, inline pictures) stays spread over them.
     Measured with bench/bench_load.py (4 sessions, 80 slider moves and 16 page switches each, 1 training): the
     server grew 185 MB with the default, 29 MB with 2 arenas (MALLOC_ARENA_MAX=2, what this sets at run time)."""
-    import ctypes
-    import ctypes.util
-    import sys
-
-    if not sys.platform.startswith("linux"):
-        return
-    try:
-        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+    libc = _glibc()
+    if libc is not None:
         libc.mallopt(-8, int(arenas))  # M_ARENA_MAX
-    except (OSError, AttributeError):  # not glibc (musl has no arenas to cap)
-        pass
 
 
 limit_malloc_arenas()
@@ -75,19 +84,13 @@ def trim_memory() -> None:
     """Give memory that Python freed back to the system (glibc's malloc_trim), at most every TRIM_EVERY_S seconds
     in this process. The big transient objects of a page run (a decoder's weights as JSON, rows of inline
     pictures) otherwise leave the server's RSS higher after every burst of page switches (bench/bench_load.py)."""
-    import ctypes
-    import ctypes.util
-    import sys
-
-    if not sys.platform.startswith("linux") or not _trim["lock"].acquire(blocking=False):
+    libc = _glibc()
+    if libc is None or not _trim["lock"].acquire(blocking=False):
         return
     try:
         now = time.monotonic()
-        if now - _trim["last"] < TRIM_EVERY_S:
-            return
-        _trim["last"] = now
-        ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6").malloc_trim(0)
-    except (OSError, AttributeError):  # not glibc
-        pass
+        if now - _trim["last"] >= TRIM_EVERY_S:
+            _trim["last"] = now
+            libc.malloc_trim(0)
     finally:
         _trim["lock"].release()
