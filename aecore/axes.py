@@ -134,8 +134,12 @@ class PrincipalAxes(_Axes):
         k = min(n, len(codes), codes.shape[-1])
         self.mean, self.directions, spread = pca(codes, k)
         self.spread = np.maximum(spread, 1e-6)
+        total = float(np.var(codes.astype(np.float64), axis=0, ddof=1).sum())
+        # the share of the codes' variance each direction explains (what makes PC 1 worth a slider)
+        self.explained = spread ** 2 / total if total > 0 else np.zeros(k)
         self.names = [f"pc{i}" for i in range(k)]
-        self.labels = [f"PC {i + 1}  (σ = {s:.2f})" for i, s in enumerate(self.spread)]
+        self.labels = [f"PC {i + 1} · {100 * e:.0f}% of variance (σ = {s:.2f})"
+                       for i, (e, s) in enumerate(zip(self.explained, self.spread))]
         self.lo, self.hi = np.full(k, -float(span)), np.full(k, float(span))
         self.step = PRINCIPAL_STEP
         self.default = np.zeros(k)
@@ -148,11 +152,21 @@ class PrincipalAxes(_Axes):
         return (self.mean + (v * self.spread) @ self.directions).astype(np.float32)
 
 
-def slider_axes(dim: int, codes=None, cover_prior: bool = False,
-                max_sliders: int = MAX_SLIDERS) -> RawAxes | PrincipalAxes:
-    """The sliders for a code of length `dim`: principal directions when the code is longer than
-    `max_sliders` and at least 2 codes are known, else raw code numbers (see the two classes)."""
-    if dim > max_sliders and codes is not None and len(codes) >= 2:
+def slider_axes(dim: int, codes=None, cover_prior: bool = False, max_sliders: int = MAX_SLIDERS,
+                principal: bool | None = None) -> RawAxes | PrincipalAxes:
+    """The sliders for a code of length `dim` (see the two classes).
+
+    Args:
+        dim: the code's length.
+        codes: held-out codes (N, dim), or None.
+        cover_prior: raw sliders cover at least ± 3 (a VAE's prior).
+        max_sliders: the most sliders. Default 16.
+        principal: True for principal directions, False for code numbers, None (the default) for principal
+            directions only when the code is longer than `max_sliders`. Principal directions need at least 2
+            codes: without them the sliders are code numbers whatever is asked.
+    """
+    known = codes is not None and len(codes) >= 2
+    if known and (principal or (principal is None and dim > max_sliders)):
         return PrincipalAxes(codes, max_sliders)
     return RawAxes(dim, codes, cover_prior, max_sliders)
 

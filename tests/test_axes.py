@@ -30,7 +30,12 @@ def test_principal_axes_recover_the_directions_and_spreads():
     codes, mean, directions, spreads = gaussian_codes()
     axes = PrincipalAxes(codes, n=3)
     assert axes.names == ["pc0", "pc1", "pc2"]
-    assert axes.labels[0] == f"PC 1  (σ = {axes.spread[0]:.2f})"
+    # Each label says the share of the codes' variance its direction explains (all of it, over every direction).
+    total = codes.var(axis=0, ddof=1).sum()
+    np.testing.assert_allclose(axes.explained, axes.spread ** 2 / total, rtol=1e-6)
+    assert axes.labels[0] == f"PC 1 · {100 * axes.explained[0]:.0f}% of variance (σ = {axes.spread[0]:.2f})"
+    assert np.all(np.diff(axes.explained) <= 0) and PrincipalAxes(codes, n=codes.shape[1]).explained.sum() == \
+        pytest.approx(1.0)
     np.testing.assert_allclose(axes.mean, mean, atol=0.2)
     np.testing.assert_allclose(axes.spread, spreads, rtol=0.05)
     alignment = np.abs(np.sum(axes.directions * directions, axis=1))  # |cos| between found and true directions
@@ -100,6 +105,14 @@ def test_slider_axes_chooses_principal_directions_for_long_codes_only():
     assert isinstance(slider_axes(20, codes), PrincipalAxes) and len(slider_axes(20, codes).names) == 16
     assert isinstance(slider_axes(20, None), RawAxes)  # no codes, no directions
     assert isinstance(slider_axes(16, codes[:, :16]), RawAxes)
+
+
+def test_slider_axes_gives_principal_directions_for_any_code_length_when_asked():
+    codes, *_ = gaussian_codes(dim=3)
+    axes = slider_axes(3, codes, principal=True)
+    assert isinstance(axes, PrincipalAxes) and axes.names == ["pc0", "pc1", "pc2"]
+    assert isinstance(slider_axes(20, gaussian_codes(dim=20)[0], principal=False), RawAxes)  # numbers when asked
+    assert isinstance(slider_axes(3, None, principal=True), RawAxes)  # no codes, no directions
 
 
 def test_map_position_matches_the_pca_projection_and_keeps_short_codes():

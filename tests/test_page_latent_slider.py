@@ -203,3 +203,36 @@ def test_a_dark_digit_on_paper_is_inverted_like_on_every_page(monkeypatch, model
     at.checkbox(key="sld_invert").uncheck().run()
     assert not at.exception and any("try **Invert colours**" in c.value for c in at.caption)
     assert [s.value for s in latent_sliders(at)] != inverted  # the sliders follow the image as prepared now
+
+
+def test_principal_direction_sliders_for_a_short_code_are_labelled_with_their_variance(monkeypatch, models_dir,
+                                                                                      tiny_ae):
+    from aecore.axes import PrincipalAxes
+    from aecore.builtin_data import load_dataset
+    from aecore.cache import ModelCache
+    from aecore.infer import Engine
+    from aecore.train import prepare_data
+
+    at = open_page(PAGE, monkeypatch, models_dir, tiny_ae)  # conv AE, latent 4: code numbers by default
+    assert not at.exception
+    assert at.radio(key="sld_axes").value == "numbers" and len(latent_sliders(at)) == 4
+    at.radio(key="sld_axes").set_value("principal").run()
+    assert not at.exception, at.exception
+    pcs = latent_sliders(at, "sld_pc")
+    assert len(pcs) == 4 and not latent_sliders(at)  # one per direction, the numbers' sliders gone
+    shares = [float(s.label.split("·")[1].split("%")[0]) for s in pcs]
+    assert shares == sorted(shares, reverse=True) and abs(sum(shares) - 100) <= 2, shares  # all the variance
+    assert shares[0] > shares[-1]
+    assert any("as chosen" in c.value and "together 100%" in c.value for c in at.caption)
+
+    # The page's directions are the held-out codes' own: at rest the picture is the codes' mean decoded, and
+    # PC 1 at +2 decodes the mean + 2 spreads along PC 1.
+    eng = Engine(ModelCache(models_dir).load(tiny_ae.key).model)
+    axes = PrincipalAxes(eng.encode(prepare_data(tiny_ae.config, load_dataset("mnist", limit=600))[1].images))
+    assert [s.label for s in pcs] == axes.labels
+    np.testing.assert_allclose(at.session_state[LAST_IMAGE], eng.decode_one(axes.mean.astype(np.float32)),
+                               atol=1e-4)
+    at.slider(key="sld_pc0").set_value(2.0).run()
+    assert not at.exception
+    np.testing.assert_allclose(at.session_state[LAST_IMAGE], eng.decode_one(axes.to_code([2.0, 0, 0, 0])),
+                               atol=1e-4)
