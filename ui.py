@@ -49,6 +49,7 @@ import aecore  # noqa: F401  (sets the Keras backend before keras is imported)
 # isort: split
 import keras
 
+import links
 import navigation
 import workspace_ui
 from aecore.cache import CacheError, Entry
@@ -100,18 +101,21 @@ def list_all(warn: bool = True) -> tuple[list[Entry], list]:
 # --- the active model -----------------------------------------------------------
 def model_picker() -> Entry | None:
     """The sidebar: the workspace's training job (progress and Stop while it runs; its end announced once, its
-    model then active), the selector of the active model, the workspace's note. Returns the active entry
-    (without weights) or None. Only this session's models answer: a key of another workspace is not one."""
+    model then active), the selector of the active model (a new link's `?model=` first: `links`), the workspace's
+    note. Returns the active entry (without weights) or None. Only this session's models answer: a key of another
+    workspace is not one."""
     just_trained = workspace_ui.job_sidebar()
     if just_trained is not None:
         st.session_state[ACTIVE] = just_trained
     entries = list_all()[0]
+    keys = [e.key for e in entries]
+    linked = links.linked_model(keys)  # a new link's model (a link to a model not here says so)
     st.sidebar.header("Active model")
     if not entries:
         st.sidebar.info("No trained model yet.")
         workspace_ui.workspace_note()
         return None
-    keys = [e.key for e in entries]
+    st.session_state[ACTIVE] = linked or st.session_state.get(ACTIVE)
     if st.session_state.get(ACTIVE) not in keys:
         st.session_state[ACTIVE] = keys[0]
     by_key = {e.key: e for e in entries}
@@ -123,6 +127,7 @@ def model_picker() -> Entry | None:
     st.sidebar.selectbox("Model", keys, key="sidebar_model", on_change=_changed,
                          format_func=lambda k: by_key[k].label())
     entry = by_key[st.session_state[ACTIVE]]
+    links.publish_model(entry.key)
     where = "shared with everyone" if workspace_ui.is_shared(entry) else "private to this workspace"
     st.sidebar.caption(f"**{entry.config.describe()}**  \n{metrics_line(entry.metrics)}  \n{entry.status()} · "
                        f"{where}")

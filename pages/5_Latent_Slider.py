@@ -8,54 +8,46 @@ image, and a 2-D manifold grid (`aecore.grid`) over two code numbers, or over
 two of the sliders' principal directions, with the others held at the sliders'
 values.
 
-The grid is centred on the held-out codes by default (mean ± k·std along each
-axis: a plain, denoising or sparse autoencoder puts its codes anywhere); a VAE
-starts on its prior's fixed ±3. Tick labels are drawn into the picture (also in
-its PNG download); the sliders' point is a red crosshair and a click on a tile
-moves the sliders there. Both are done in the browser by a small component
-(`GRID_JS`) over the picture, so a slider move sends two numbers, not a new
-grid: the grid's PNG is made again only when the grid itself changes.
+The grid is `slider_grid`'s (centred on the held-out codes, tick labels, a crosshair at the sliders' point,
+click a tile to go there).
 
-The page reads top to bottom: what the sliders mean, their remembered values,
-"Start from an image", then the live part (sliders, picture, grid controls, grid).
+The page reads top to bottom: what the sliders mean, their remembered values (or a link's: the model, what the
+sliders are over, their values and the grid's settings travel in the page's URL, `links`), "Start from an image",
+the directions (`slider_directions`), then the live part (sliders, picture, pad, grid).
 
 Session state: `sld_last_image` holds the last decoded image (H, W, C floats
-in [0, 1]) and `sld_grid_memo` the grid shown last (a `Shown`: its `aecore.grid.Grid`,
-the `TileBox` of its picture, the PNG bytes), so tests and debugging can see them.
+in [0, 1]) and `sld_grid_memo` the grid shown last (`slider_grid.Shown`), so tests and debugging can see them.
 """
 
-import hashlib
 from functools import partial
-from pathlib import Path
-from typing import NamedTuple
 
 import streamlit as st
 
 import browser_decode
+import links
+import slider_directions
+import slider_grid
 import ui
 from aecore.axes import MAX_SLIDERS, PrincipalAxes, slider_axes
-from aecore.grid import Grid, code_range, principal_grid, prior_range, raw_grid, tick_indices
-from aecore.media import TileBox, label_colour, labelled_grid, png_bytes
+from aecore.media import label_colour
 
 SHOW_PX = 280  # the decoded image's width on screen
 PAD_PX = 280  # the 2-D pad's side on screen
 PAD_POINTS = 1000  # held-out codes drawn on the pad (enough to see the clusters; small to send)
 PAD = "sld_pad"  # the pad's widget key
 BANK, BANK_LIVE = "sld_bank", "sld_bank_live"  # Streamlit's sliders' container; the browser's sliders
-GRID_PX = 560  # the manifold grid's tiles' approximate width on screen
-# The grid's range: centred on the held-out codes, or fixed around 0 (±3 covers a VAE's N(0, 1) prior;
-# ±5, ±8, ±15 show more of a trained model's map).
-RANGES = {"codes": None, "±3": 3.0, "±5": 5.0, "±8": 8.0, "±15": 15.0, "custom": None}
-RANGE_LABELS = {"codes": "held-out codes: mean ± k·std", "±3": "±3 (a VAE's prior)", "custom": "custom ±"}
-OVER = {"pc": "principal directions (as the sliders)", "raw": "raw code numbers"}
-GRID_KEYS = ("sld_gover", "sld_gx", "sld_gy", "sld_gpx", "sld_gpy", "sld_range", "sld_k", "sld_lim")
 LAST_IMAGE = "sld_last_image"  # documented session-state key: the last decoded image
 MODEL = "sld_model"  # session state: the model (and kind of axes) the remembered slider values belong to
-GRID_MEMO = "sld_grid_memo"  # documented session-state key: the grid shown last (a `Shown`)
-GRID_BOX = "sld_grid_box"  # the grid picture's container (its class is st-key-sld_grid_box: the overlay finds it)
-OVERLAY = "sld_grid_overlay"  # the crosshair-and-click component over the grid
 MESSAGE = "sld_message"  # session state: an error from a button callback, shown once
 UPLOAD_USED = "sld_upload_used"  # session state: (file id, model) of the upload the sliders were last set to
+AXES_LINK = links.Param("axes", "sld_axes", links.choice(["numbers", "principal"]))  # the link's "Sliders over"
+
+
+def link_params(axes, D: int) -> list[links.Param]:
+    """The live part's settings in the page's link (`links`): the slider values (`v`, one number per slider, in
+    the sliders' units) and the grid's settings."""
+    return [links.Param("v", "", links.numbers(len(axes.names), axes.lo, axes.hi), links.write_numbers),
+            *slider_grid.link_params(D, axes)]
 
 
 def slider_keys(axes) -> list[str]:
@@ -87,13 +79,29 @@ def from_held_out(axes, images, eng) -> None:
     set_sliders(axes, axes.from_code(eng.encode(images[int(i)][None])[0]))
 
 
+def sliders_over(D: int, codes) -> bool | None:
+    """The choice of what the sliders move along, for a code of 2 to 16 numbers with held-out codes: the code's own
+    numbers, or its principal directions (labelled with the share of variance each explains). None: no choice
+    (longer codes always get principal directions; without codes the sliders are the code's numbers)."""
+    if codes is None or not 2 <= D <= MAX_SLIDERS:
+        return None
+    return st.radio("Sliders over", ["numbers", "principal"], key="sld_axes", horizontal=True,
+                    format_func={"numbers": "code numbers (z0, z1, …)",
+                                 "principal": "principal directions (PC 1, PC 2, … by variance)"}.get,
+                    help="Principal directions of the held-out codes, in units of their spread, from the codes' "
+                         "mean: PC 1 moves along the direction the codes vary most.") == "principal"
+
+
 def intro(entry, eng, axes, codes) -> None:
     """What the sliders move along, and where their ranges come from."""
     D = eng.latent_dim
     if isinstance(axes, PrincipalAxes):
-        st.caption(f"**{entry.config.describe()}** — the code has {D} numbers, so the {len(axes.names)} sliders "
+        why = f"the code has {D} numbers, so" if D > MAX_SLIDERS else "as chosen,"
+        st.caption(f"**{entry.config.describe()}** — {why} the {len(axes.names)} sliders "
                    "move along the top principal directions of the held-out codes (in units of the codes' spread "
-                   "along each), starting from their mean. Directions beyond these are held at the mean.")
+                   f"along each), starting from their mean; each is labelled with the share of the codes' variance it "
+                   f"explains (together {100 * axes.explained.sum():.0f}%)."
+                   + (" Directions beyond these are held at the mean." if len(axes.names) < D else ""))
         return
     st.caption(f"**{entry.config.describe()}** — one slider per code number; each decodes live. "
                + ("Ranges: mean ± 3 std of the held-out codes"
@@ -111,7 +119,7 @@ def remembered_values(entry, axes) -> str:
     if st.session_state.get(MODEL) != signature:
         set_sliders(axes, axes.default)
         st.session_state[MODEL] = signature
-        for key in (GRID_MEMO, *GRID_KEYS):  # another model: its grid starts from its own defaults
+        for key in (slider_grid.GRID_MEMO, *slider_grid.GRID_KEYS):  # another model: its grid starts afresh
             st.session_state.pop(key, None)
     for key, lo, hi, d in zip(slider_keys(axes), axes.lo, axes.hi, axes.default):
         v = st.session_state.get(key)
@@ -205,143 +213,6 @@ def pad(axes, codes, labels) -> None:
                        on_change=partial(on_pad, axes, x, y))
 
 
-# --- the manifold grid ------------------------------------------------------------------------------
-class GridChoice(NamedTuple):
-    """What the grid controls chose: over "pc" (principal directions) or "raw" (code numbers), the two axes,
-    the range ("codes": mean ± k·std, else a key of `RANGES` with its ± lim), and the tiles per side."""
-
-    over: str
-    dims: tuple[int, int]
-    preset: str
-    k: float | None
-    lim: float | None
-    n: int
-
-
-class Shown(NamedTuple):
-    """The grid on screen: its parameters, a short id of them (a click names the grid it was on), the
-    `Grid` (which code each tile decodes), the `TileBox` of its picture and the picture's PNG bytes."""
-
-    params: tuple
-    id: str
-    grid: Grid
-    box: TileBox
-    png: bytes
-
-
-def num(v: float) -> str:
-    """A number for a caption: 3 significant digits and a real minus sign."""
-    return f"{v:.3g}".replace("-", "−")
-
-
-def grid_controls(D: int, axes, codes, is_vae: bool) -> GridChoice:
-    """What the grid varies (principal directions or code numbers, when the sliders follow principal
-    directions), its x and y axes, its range and its tiles per side."""
-    over = "raw"
-    if isinstance(axes, PrincipalAxes) and len(axes.names) >= 2:
-        over = st.radio("Grid over", list(OVER), format_func=OVER.get, key="sld_gover", horizontal=True,
-                        help="Principal directions: the plane of two sliders, in spreads from the codes' mean. "
-                             "Raw code numbers: two of the code's own numbers.")
-    g1, g2, g3, g4 = st.columns(4)
-    k_help = "The grid spans the held-out codes' mean ± k standard deviations along each axis."
-    if over == "pc":
-        names = [f"PC {i + 1}" for i in range(len(axes.names))]
-        dx = g1.selectbox("x direction", range(len(names)), index=0, key="sld_gpx", format_func=names.__getitem__)
-        dy = g2.selectbox("y direction", range(len(names)), index=1, key="sld_gpy", format_func=names.__getitem__)
-        k = g3.number_input("Range: mean ± k·std, k", 0.5, 10.0, 3.0, step=0.5, key="sld_k", help=k_help)
-        preset, lim = "codes", None
-    else:
-        dx = g1.selectbox("x dimension", range(D), index=0, key="sld_gx", format_func=lambda d: f"z{d}")
-        dy = g2.selectbox("y dimension", range(D), index=1, key="sld_gy", format_func=lambda d: f"z{d}")
-        presets = [p for p in RANGES if p != "codes" or codes is not None]
-        default = "±3" if is_vae else "codes" if codes is not None else "±5"
-        preset = g3.selectbox("Range", presets, index=presets.index(default), key="sld_range",
-                              format_func=lambda p: RANGE_LABELS.get(p, p),
-                              help="Held-out codes: centred on where this model puts its codes (the default, but "
-                                   "for a VAE). ±3 covers a VAE's N(0, 1) prior; ±5, ±8, ±15 show more around 0.")
-        k, lim = None, RANGES[preset]
-        if preset == "codes":
-            k = g3.number_input("k (standard deviations)", 0.5, 10.0, 3.0, step=0.5, key="sld_k", help=k_help)
-        elif preset == "custom":
-            lim = g3.number_input("Custom ± range", 0.1, 100.0, 3.0, step=0.5, key="sld_lim")
-    n = g4.slider("n (per side)", 2, 30, 10, key="sld_n")
-    return GridChoice(over, (int(dx), int(dy)), preset, None if k is None else float(k),
-                      None if lim is None else float(lim), int(n))
-
-
-def grid_shown(eng, version: str, axes, codes, values, z, c: GridChoice) -> Shown:
-    """The grid for choice `c` at the sliders' `values` (code `z`): decoded, tiled with tick labels and encoded
-    as PNG, or the one shown last while its parameters stay (moving a grid axis's own slider changes nothing
-    here, so the browser keeps the same picture under the same URL). ValueError for an impossible grid."""
-    if c.over == "pc":
-        held = tuple(round(float(v), 6) for i, v in enumerate(values) if i not in c.dims)
-    else:
-        held = tuple(round(float(v), 4) for i, v in enumerate(z) if i not in c.dims)
-    params = (version, c, held)
-    memo = st.session_state.get(GRID_MEMO)
-    if memo is not None and memo.params == params:
-        return memo
-    if c.over == "pc":
-        g = principal_grid(z, axes.mean, axes.directions, axes.spread, c.dims, c.k, c.n)
-    else:
-        ranges = code_range(codes, c.dims, c.k) if c.preset == "codes" else prior_range(c.lim)
-        g = raw_grid(z, c.dims, *ranges, c.n)
-    images = eng.decode(g.codes())
-    up_f = max(1, min(16, round(GRID_PX / (c.n * eng.image_shape[1]))))
-    ticks = tick_indices(c.n)
-    pixels, box = labelled_grid(images, c.n, pad=1, upscale=up_f, x_title=g.x_name, y_title=g.y_name,
-                                x_ticks=[(i, f"{g.xs[i]:.3g}") for i in ticks],
-                                y_ticks=[(i, f"{g.ys[i]:.3g}") for i in ticks])
-    grid_id = hashlib.sha1(repr(params).encode()).hexdigest()[:12]
-    memo = Shown(params, grid_id, g, box, png_bytes(pixels))
-    st.session_state[GRID_MEMO] = memo
-    return memo
-
-
-def on_grid_click(axes) -> None:
-    """Overlay callback: a click on a tile of the grid shown moves the sliders to that tile's code (the nearest
-    slider values: rounded to their step, inside their ranges); a click between the tiles or on an older
-    picture does nothing."""
-    click = (st.session_state.get(OVERLAY) or {}).get("click")
-    shown = st.session_state.get(GRID_MEMO)
-    if not isinstance(click, dict) or shown is None or click.get("grid") != shown.id:
-        return
-    try:
-        tile = shown.box.tile_at(float(click["fx"]), float(click["fy"]))
-    except (KeyError, TypeError, ValueError):
-        return
-    if tile is not None:
-        set_sliders(axes, axes.from_code(shown.grid.tile_code(*tile)))
-
-
-# The crosshair and the click on a tile, in the browser (see the file's comment).
-GRID_JS = (Path(__file__).parent / "latent_slider_grid.js").read_text()
-grid_overlay = st.components.v2.component("latent_slider_grid_overlay", js=GRID_JS, isolate_styles=False)
-
-
-def show_grid(shown: Shown, z, axes) -> None:
-    """The grid's picture with its caption, the crosshair at the sliders' code `z` and the click on a tile (the
-    overlay), and its PNG download."""
-    g, box = shown.grid, shown.box
-    x, y = g.position(z)
-    col, row = g.tile_index(x, y)
-    on_x, on_y = -0.5 <= col <= g.n - 0.5, -0.5 <= row <= g.n - 0.5
-    fx, fy = box.fraction(col, row)
-    where = f"{g.x_name} = {num(x)}, {g.y_name} = {num(y)}"
-    with st.container(key=GRID_BOX):
-        st.image(shown.png, output_format="PNG", width=box.width,  # lossless (else a JPEG), at its own size
-                 caption=f"{g.n}×{g.n} = {g.n ** 2} decoded codes · x: {g.x_name} from {num(g.xs[0])} (left) to "
-                         f"{num(g.xs[-1])} (right) · y: {g.y_name} from {num(g.ys[0])} (top) to {num(g.ys[-1])} "
-                         "(bottom) · " + (f"red crosshair: the sliders' point ({where})" if on_x and on_y
-                                          else f"the sliders' point ({where}) is outside this grid"))
-    grid_overlay(key=OVERLAY, data={"box": GRID_BOX, "grid": shown.id, "area": list(box.area()),
-                                    "cross": [fx if on_x else None, fy if on_y else None]},
-                 on_click_change=partial(on_grid_click, axes))
-    st.download_button("Download the grid (PNG)", shown.png, key="sld_grid_png", mime="image/png",
-                       file_name=f"manifold_grid_{g.x_name}_{g.y_name}.png".replace(" ", ""),
-                       icon=":material/download:", on_click="ignore")
-
-
 # --- the live part: sliders, decode, picture, grid (a fragment: moving a slider reruns only this) ---------
 @st.fragment
 def explorer(axes, codes, labels, eng, version: str, decoder_id: str | None) -> None:
@@ -361,40 +232,27 @@ def explorer(axes, codes, labels, eng, version: str, decoder_id: str | None) -> 
         if decoder_id is not None:  # the pad decodes in the browser only
             pad(axes, codes, labels)
 
-    st.subheader("Manifold grid")
-    D = eng.latent_dim
-    if D < 2:
-        st.info("A grid needs at least 2 code dimensions; this model has 1.")
-        return
-    c = grid_controls(D, axes, codes, eng.is_vae)
-    st.caption("Decoded codes on an n × n grid over "
-               + ("two principal directions of the held-out codes (in spreads from their mean, as the sliders), "
-                  "every other direction" if c.over == "pc" else "two code numbers, every other number")
-               + " held at the sliders' values. The red crosshair marks the sliders' point; a click on a tile moves "
-                 "the sliders to its code (as near as they reach).")
-    if c.dims[0] == c.dims[1]:
-        name = f"PC {c.dims[0] + 1}" if c.over == "pc" else f"z{c.dims[0]}"
-        st.error(f"Expected two different {'directions' if c.over == 'pc' else 'dimensions'} for x and y, "
-                 f"received {name} twice.")
-        return
-    try:
-        view = grid_shown(eng, version, axes, codes, values, z, c)
-    except ValueError as e:
-        st.error(f"The grid cannot be drawn: {e}")
-        return
-    show_grid(view, z, axes)
+    c = slider_grid.section(eng, version, axes, codes, values, z, partial(set_sliders, axes))
+    links.publish(link_params(axes, eng.latent_dim), {"v": values, **slider_grid.link_values(c, axes)})
 
 
 # --- the page -------------------------------------------------------------------------------------
 entry, eng = ui.model_page("Latent Slider")  # the guard: stops with a link to Train when there is no model
 val = ui.held_out(entry)
 codes = ui.held_out_codes(entry) if val is not None else None
-axes = slider_axes(eng.latent_dim, codes, cover_prior=eng.is_vae)
+links.restore([AXES_LINK])  # a new link's view: what the sliders are over, then (below) their values and the grid
+principal = sliders_over(eng.latent_dim, codes)
+links.publish([AXES_LINK], {"axes": None if principal is None else ("principal" if principal else "numbers")})
+axes = slider_axes(eng.latent_dim, codes, cover_prior=eng.is_vae, principal=principal)
 intro(entry, eng, axes, codes)
 if val is None:
     ui.held_out_missing(entry, ": the slider ranges are a guess and starting from a held-out image is unavailable. "
                                "Sliders, the grid and starting from your own image still work.")
 signature = remembered_values(entry, axes)
+linked = links.restore(link_params(axes, eng.latent_dim))
+if "v" in linked:
+    set_sliders(axes, axes.snap(linked["v"]))
 start_from_image(axes, val, eng, signature)
+slider_directions.panel(eng, val, codes, axes, partial(set_sliders, axes))
 decoder_id = browser_decode.decoder_loader(entry.version, eng.model.decoder, key="sld_decoder")
 explorer(axes, codes, val.labels if val is not None else None, eng, entry.version, decoder_id)

@@ -5,8 +5,9 @@ between their codes is decoded step by step (linear or spherical), and the
 frames become a preview strip, an animated GIF and, on demand, an MP4, both
 downloadable.
 
-The page reads top to bottom: images A and B, the animation's settings, a
-guard (both images chosen), the morph, then the preview, the GIF and the downloads.
+The page reads top to bottom: images A and B, the animation's settings (both
+kept in the page's link, `links`, but for uploads), a guard (both images
+chosen), the morph, then the preview, the GIF and the downloads.
 """
 
 import hashlib
@@ -15,6 +16,7 @@ from typing import NamedTuple
 import numpy as np
 import streamlit as st
 
+import links
 import ui
 from aecore import media
 
@@ -44,6 +46,41 @@ class Playback(NamedTuple):
     fps: int
     loop: bool
     bounce: bool
+
+
+def link_params(val, sources: dict) -> list[links.Param]:
+    """The page's settings in its link (`links`): for A and B where the image comes from (`sa`, `sb`), its held-out
+    number (`a`, `b`) or its class, first or random, and the random draw (`ca`, `pa`, `ra`; `cb`, …); and the
+    animation's steps, interpolation, fps, loop and bounce. An upload cannot travel in a link."""
+    n = len(val) if val is not None else 1
+    classes = np.unique(val.labels).tolist() if val is not None and val.labels is not None else []
+    per_image = [p for s in "ab" for p in (
+        links.Param(f"s{s}", f"mph_src_{s}", links.choice(list(sources))),
+        links.Param(s, f"mph_idx_{s}", links.integer(0, n - 1)),
+        links.Param(f"c{s}", f"mph_cls_{s}", links.choice(classes)),
+        links.Param(f"p{s}", f"mph_pick_{s}", links.choice(["first", "random"])),
+        links.Param(f"r{s}", f"mph_seed_{s}", links.integer(0, 10 ** 9)))]
+    return [*per_image, links.Param("steps", "mph_steps", links.integer(2, 120)),
+            links.Param("interp", "mph_method", links.choice(list(INTERPOLATIONS))),
+            links.Param("fps", "mph_fps", links.integer(1, 50)),
+            links.Param("loop", "mph_loop", links.flag, links.write_flag),
+            links.Param("bounce", "mph_bounce", links.flag, links.write_flag)]
+
+
+def link_values() -> dict:
+    """The settings in effect, by link parameter: only what the chosen sources use."""
+    state = st.session_state
+    values = {"steps": state.get("mph_steps"), "interp": state.get("mph_method"), "fps": state.get("mph_fps"),
+              "loop": state.get("mph_loop"), "bounce": state.get("mph_bounce")}
+    for s in "ab":
+        src = values[f"s{s}"] = state.get(f"mph_src_{s}")
+        if src == "index":
+            values[s] = state.get(f"mph_idx_{s}")
+        elif src == "label":
+            values.update({f"c{s}": state.get(f"mph_cls_{s}"), f"p{s}": state.get(f"mph_pick_{s}")})
+            if state.get(f"mph_pick_{s}") == "random":
+                values[f"r{s}"] = state.get(f"mph_seed_{s}")
+    return values
 
 
 def image_sources(entry, val) -> dict:
@@ -152,12 +189,17 @@ st.caption(f"**{entry.config.describe()}** — encode two images, walk the strai
 val = ui.held_out(entry)
 sources = image_sources(entry, val)
 default = default_pair(val)
+params = link_params(val, sources)
+for side, src in links.restore(params).items():  # a new link's view
+    if side in ("sa", "sb") and src == "upload":
+        st.info(f"This link's image {side[1].upper()} was an upload, which a link cannot carry: upload it again.")
 col_a, col_b = st.columns(2, gap="large")
 with col_a:
     img_a, name_a = choose("A", val, sources, default, entry)
 with col_b:
     img_b, name_b = choose("B", val, sources, default, entry)
 play = playback()
+links.publish(params, link_values())
 if img_a is None or img_b is None:
     missing = " and ".join(s for s, x in (("A", img_a), ("B", img_b)) if x is None)
     st.info(f"Choose image {missing} to morph: upload a file, or pick from the held-out set.")

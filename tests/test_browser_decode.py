@@ -173,3 +173,39 @@ def test_the_browsers_sliders_paint_at_once_and_reach_the_server_when_they_rest(
                                arg=shown, timeout=10_000)
         settle(page)
         assert page.locator("[data-testid=stException]").count() == 0
+
+
+def test_a_slider_views_link_opens_the_same_picture_in_a_fresh_browser(served):
+    """Set a view (a slider moved, the grid's size changed), take the page's URL, open it in a fresh browser
+    context (no cookies, no session): the same sliders and the same decoded pixels. A link to a model this server
+    does not have says so."""
+    server, _ = served
+    with chromium() as browser:
+        page = open_slider(browser, server.base)
+        page.wait_for_function(f"() => document.querySelector('{DECODED}')?.dataset.source === 'browser'")
+        z1 = page.get_by_role("slider", name="z1")
+        z1.focus()
+        for _ in range(7):
+            z1.press("ArrowLeft")
+        shown = float(z1.input_value())
+        page.wait_for_function("v => new URL(location.href).searchParams.get('v')?.split(',')[1] == String(v)",
+                               arg=shown, timeout=20_000)  # the sliders rested: the server wrote the link
+        settle(page)
+        url = page.url
+        w, h, z, rgba = page.evaluate(CANVAS_PIXELS)
+
+        fresh = browser.new_context(viewport=VIEWPORT).new_page()
+        fresh.set_default_timeout(60_000)
+        fresh.goto(url)
+        fresh.get_by_role("slider", name="z1").wait_for(state="attached", timeout=180_000)
+        fresh.wait_for_function(f"() => document.querySelector('{DECODED}')?.dataset.source === 'browser'")
+        settle(fresh)
+        assert float(fresh.get_by_role("slider", name="z1").input_value()) == shown
+        w2, h2, z2, rgba2 = fresh.evaluate(CANVAS_PIXELS)
+        assert (w2, h2) == (w, h) and np.allclose(z2, z, atol=1e-6) and rgba2 == rgba  # the same decoded bytes
+        assert fresh.locator("[data-testid=stException]").count() == 0
+
+        gone = browser.new_context(viewport=VIEWPORT).new_page()
+        gone.goto(url.replace("model=", "model=0000"))
+        gone.get_by_text("which this server does not have").wait_for(timeout=180_000)
+        assert gone.locator("[data-testid=stException]").count() == 0
