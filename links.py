@@ -85,6 +85,15 @@ def choice(options: Sequence) -> Callable[[str], Any]:
     return read
 
 
+def text(limit: int) -> Callable[[str], str]:
+    """A reader of free text of at most `limit` characters (the page checks what it means)."""
+    def read(value: str) -> str:
+        if len(value) > limit:
+            raise ValueError(f"Expected at most {limit} characters, received {len(value)}.")
+        return value
+    return read
+
+
 def flag(text: str) -> bool:
     """A reader of a yes/no: 1 or 0."""
     if text not in ("0", "1"):

@@ -17,6 +17,7 @@ import numpy as np
 import streamlit as st
 
 import links
+import morph_walks
 import ui
 from aecore import media
 
@@ -24,6 +25,8 @@ STRIP = 8  # frames in the preview strip
 ANIM_PX = 224  # the GIF / MP4 side in pixels (nearest-neighbour upscaled)
 INTERPOLATIONS = {"linear": "linear", "spherical": "spherical (slerp)"}
 SOURCES = {"index": "Held-out #", "label": "Held-out class", "upload": "Upload"}
+MODES = {"pair": "A → B", "walk": "a walk through waypoints", "random": "a random walk"}
+FILE_NAMES = {"pair": "morph", "walk": "walk", "random": "random_walk"}  # the downloads' names start so
 MP4 = "mph_mp4"  # session state: (model version, settings signature, bytes) of the last MP4 made
 
 
@@ -60,7 +63,15 @@ def link_params(val, sources: dict) -> list[links.Param]:
         links.Param(f"c{s}", f"mph_cls_{s}", links.choice(classes)),
         links.Param(f"p{s}", f"mph_pick_{s}", links.choice(["first", "random"])),
         links.Param(f"r{s}", f"mph_seed_{s}", links.integer(0, 10 ** 9)))]
-    return [*per_image, links.Param("steps", "mph_steps", links.integer(2, 120)),
+    walks = [links.Param("mode", "mph_mode", links.choice(list(MODES))),
+             links.Param("by", "mph_wp_by", links.choice(list(morph_walks.BY))),
+             links.Param("wp", "mph_wp_idx", links.text(200)), links.Param("wc", "mph_wp_cls", links.text(200)),
+             links.Param("rs", "mph_rw_start", links.integer(0, n - 1)),
+             links.Param("rz", "mph_rw_size", links.number(0.05, 1.0), "{:g}".format),
+             links.Param("rl", "mph_rw_len", links.integer(2, 200)),
+             links.Param("rseed", "mph_rw_seed", links.integer(0, 10 ** 9)),
+             links.Param("rf", "mph_rw_frames", links.integer(2, 10))]
+    return [*per_image, *walks, links.Param("steps", "mph_steps", links.integer(2, 120)),
             links.Param("interp", "mph_method", links.choice(list(INTERPOLATIONS))),
             links.Param("fps", "mph_fps", links.integer(1, 50)),
             links.Param("loop", "mph_loop", links.flag, links.write_flag),
@@ -70,9 +81,18 @@ def link_params(val, sources: dict) -> list[links.Param]:
 def link_values() -> dict:
     """The settings in effect, by link parameter: only what the chosen sources use."""
     state = st.session_state
-    values = {"steps": state.get("mph_steps"), "interp": state.get("mph_method"), "fps": state.get("mph_fps"),
+    mode = state.get("mph_mode")
+    values = {"mode": mode, "interp": state.get("mph_method"), "fps": state.get("mph_fps"),
               "loop": state.get("mph_loop"), "bounce": state.get("mph_bounce")}
-    for s in "ab":
+    if mode == "walk":
+        by = values["by"] = state.get("mph_wp_by")
+        values["wc" if by == "label" else "wp"] = state.get("mph_wp_cls" if by == "label" else "mph_wp_idx")
+    if mode == "random":
+        values.update(rs=state.get("mph_rw_start"), rz=state.get("mph_rw_size"), rl=state.get("mph_rw_len"),
+                      rseed=state.get("mph_rw_seed"), rf=state.get("mph_rw_frames"))
+        return values
+    values["steps"] = state.get("mph_steps")
+    for s in "ab" if mode == "pair" else "":
         src = values[f"s{s}"] = state.get(f"mph_src_{s}")
         if src == "index":
             values[s] = state.get(f"mph_idx_{s}")
@@ -142,23 +162,29 @@ def choose(side: str, val, sources: dict, default: dict, entry):
     return img, name
 
 
-def playback() -> Playback:
-    """Steps, interpolation, frames per second, loop and bounce."""
+def playback(mode: str) -> Playback:
+    """Steps (frames per leg; a random walk's legs are its steps, so few frames each), interpolation, frames per
+    second, loop and bounce."""
     k1, k2, k3, k4 = st.columns([2, 2, 2, 1])
-    steps = k1.slider("Steps (frames A → B)", 2, 120, 30, key="mph_steps")
+    if mode == "random":
+        steps = k1.slider("Frames per step", 2, 10, 3, key="mph_rw_frames",
+                          help="Frames from one stop of the walk to the next, both included.")
+    else:
+        steps = k1.slider("Steps (frames A → B)" if mode == "pair" else "Frames per leg", 2, 120, 30,
+                          key="mph_steps", help="Frames from one image to the next, both included.")
     method = k2.radio("Interpolation", list(INTERPOLATIONS), format_func=INTERPOLATIONS.get, key="mph_method",
                       horizontal=True, help="Spherical keeps the code's length, which suits a VAE's Gaussian prior.")
     fps = k3.slider("Frames per second", 1, 50, 10, key="mph_fps")
     loop = k4.checkbox("Loop", True, key="mph_loop", help="Loop the GIF forever (else it plays once).")
-    bounce = k4.checkbox("Bounce", False, key="mph_bounce", help="Play A → B → A.")
+    bounce = k4.checkbox("Bounce", False, key="mph_bounce", help="Play forwards, then back.")
     return Playback(int(steps), method, int(fps), bool(loop), bool(bounce))
 
 
-def downloads(frames: np.ndarray, gif: bytes, play: Playback, upscale: int, version: str) -> None:
+def downloads(frames: np.ndarray, gif: bytes, play: Playback, upscale: int, version: str, name: str) -> None:
     """The GIF download, and an MP4 made on demand (offered while the images and settings stay the same; an MP4
     made with another model is forgotten: `version` is the active model's)."""
     st.markdown("**Download**")
-    st.download_button("GIF", gif, icon=":material/download:", file_name=f"morph_{play.steps}x{play.method}.gif",
+    st.download_button("GIF", gif, icon=":material/download:", file_name=f"{name}_{play.steps}x{play.method}.gif",
                        mime="image/gif", key="mph_gif_download", on_click="ignore")
     signature = hashlib.sha256(frames.tobytes() + repr((play.fps, play.bounce, upscale)).encode()).hexdigest()
     made = st.session_state.get(MP4)
@@ -174,7 +200,7 @@ def downloads(frames: np.ndarray, gif: bytes, play: Playback, upscale: int, vers
             st.error(f"Expected to encode an MP4 with ffmpeg, received an error: {type(e).__name__}: {e}")
     if made is not None and made[1] == signature:
         st.download_button("MP4", made[2], icon=":material/download:",
-                           file_name=f"morph_{play.steps}x{play.method}.mp4",
+                           file_name=f"{name}_{play.steps}x{play.method}.mp4",
                            mime="video/mp4", key="mph_mp4_download", on_click="ignore")
     elif made is not None:
         st.caption("The images or settings changed since you made the MP4: make it again.")
@@ -182,45 +208,76 @@ def downloads(frames: np.ndarray, gif: bytes, play: Playback, upscale: int, vers
     st.caption(f"{h * upscale}×{w * upscale} px ({upscale}× the {h}×{w} model output), {len(frames)} decoded steps.")
 
 
+def pair(entry, val) -> morph_walks.Stops | None:
+    """Images A and B side by side (held-out by number or class, or uploaded); their stops, or None (with a
+    message) while one is missing."""
+    sources, default = image_sources(entry, val), default_pair(val)
+    col_a, col_b = st.columns(2, gap="large")
+    with col_a:
+        img_a, name_a = choose("A", val, sources, default, entry)
+    with col_b:
+        img_b, name_b = choose("B", val, sources, default, entry)
+    if img_a is None or img_b is None:
+        missing = " and ".join(s for s, x in (("A", img_a), ("B", img_b)) if x is None)
+        st.info(f"Choose image {missing} to morph: upload a file, or pick from the held-out set.")
+        return None
+    if np.array_equal(img_a, img_b):
+        st.warning("A and B are the same image, so every frame is the same: choose another image for B.", icon="⚠️")
+    return morph_walks.Stops(eng.encode(np.stack([img_a, img_b])), [img_a, img_b], [name_a, name_b])
+
+
+def preview(stops: morph_walks.Stops, frames: np.ndarray, mode: str) -> None:
+    """The stops' images (originals) and a strip of frames; A → B has its originals at both ends of the strip."""
+    st.subheader("Preview")
+    pick = np.unique(np.linspace(0, len(frames) - 1, min(STRIP, len(frames))).round().astype(int))
+    ts = [f"t = {i / (len(frames) - 1):.2f}" for i in pick]
+    ends = ("t = 0 and t = 1 are the model's reconstructions of A and B, not the images themselves, which stand at "
+            "both ends of the strip." if mode == "pair" else "the first and last are the model's reconstructions of "
+            "the first and last stop, not the images themselves (above).")
+    st.caption("Every frame is decoded from a code, the first and last too: " + ends)
+    if mode == "pair":
+        ui.show_row([stops.images[0], *frames[pick], stops.images[1]], ["A (original)", *ts, "B (original)"], 84)
+        return
+    ui.show_row(stops.images, [f"{i + 1}: {ui.short_name(n, 24)}" for i, n in enumerate(stops.names)], 84)
+    ui.show_row(frames[pick], ts, 84)
+
+
 # --- the page -------------------------------------------------------------------------------------
 entry, eng = ui.model_page("Morph")  # the guard: stops with a link to Train when there is no model
-st.caption(f"**{entry.config.describe()}** — encode two images, walk the straight (or great-circle) path between "
+st.caption(f"**{entry.config.describe()}** — encode images, walk the straight (or great-circle) path between "
            "their codes and decode every step. A smooth morph means the code space between them is meaningful.")
 val = ui.held_out(entry)
-sources = image_sources(entry, val)
-default = default_pair(val)
-params = link_params(val, sources)
+codes = ui.held_out_codes(entry) if val is not None else None
+params = link_params(val, image_sources(entry, val))
 for side, src in links.restore(params).items():  # a new link's view
     if side in ("sa", "sb") and src == "upload":
         st.info(f"This link's image {side[1].upper()} was an upload, which a link cannot carry: upload it again.")
-col_a, col_b = st.columns(2, gap="large")
-with col_a:
-    img_a, name_a = choose("A", val, sources, default, entry)
-with col_b:
-    img_b, name_b = choose("B", val, sources, default, entry)
-play = playback()
+mode = st.radio("Animate", list(MODES), format_func=MODES.get, key="mph_mode", horizontal=True)
+if mode == "pair":
+    stops = pair(entry, val)
+elif mode == "walk":
+    stops = morph_walks.waypoints(entry, eng, val, codes)
+else:
+    stops = morph_walks.random_walk(entry, val, codes)
+play = playback(mode)
 links.publish(params, link_values())
-if img_a is None or img_b is None:
-    missing = " and ".join(s for s, x in (("A", img_a), ("B", img_b)) if x is None)
-    st.info(f"Choose image {missing} to morph: upload a file, or pick from the held-out set.")
+if stops is None:
     st.stop()
-if np.array_equal(img_a, img_b):
-    st.warning("A and B are the same image, so every frame is the same: choose another image for B.", icon="⚠️")
 
-frames = eng.morph(np.stack([img_a, img_b]), steps=play.steps, method=play.method)
+path = eng.interpolate(stops.codes, play.steps, play.method)
+frames = eng.decode(path)
 upscale = max(1, min(16, ANIM_PX // eng.image_shape[1]))
 gif = gif_bytes(frames, play.fps, play.loop, play.bounce, upscale)
 n_played = len(frames) + (len(frames) - 2 if play.bounce else 0)
 
-st.subheader("Preview")
-pick = np.unique(np.linspace(0, len(frames) - 1, min(STRIP, len(frames))).round().astype(int))
-st.caption("Every frame is decoded from a code, the first and last too: t = 0 and t = 1 are the model's "
-           "reconstructions of A and B, not the images themselves, which stand at both ends of the strip.")
-ui.show_row([img_a, *frames[pick], img_b],
-            ["A (original)", *[f"t = {i / (len(frames) - 1):.2f}" for i in pick], "B (original)"], width=84)
+preview(stops, frames, mode)
 g1, g2 = st.columns([1, 1], gap="large")
-g1.image(gif, caption=f"{ui.short_name(name_a)} → {ui.short_name(name_b)} · {n_played} frames at {play.fps} fps"
-                      + (" · bounce" if play.bounce else "") + (" · loops" if play.loop else " · plays once"),
-         width=ANIM_PX)
+names = [ui.short_name(n) for n in stops.names]
+g1.image(gif, caption=" → ".join(names if len(names) <= 4 else [names[0], "…", names[-1]])
+         + f" · {n_played} frames at {play.fps} fps" + (" · bounce" if play.bounce else "")
+         + (" · loops" if play.loop else " · plays once"), width=ANIM_PX)
 with g2:
-    downloads(frames, gif, play, upscale, entry.version)
+    downloads(frames, gif, play, upscale, entry.version, FILE_NAMES[mode])
+if codes is not None:
+    st.plotly_chart(morph_walks.path_map(codes, val.labels, path, stops.codes), key="mph_map",
+                    config={"displayModeBar": False})

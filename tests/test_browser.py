@@ -7,7 +7,7 @@ browser of its own). The test trains a tiny model through the Train page's real
 widgets, moves a latent slider and waits for the newly decoded picture (painted by
 the page's own decoder; tests/test_browser_decode.py checks its pixels), hovers a
 point of the latent scatter and sees its picture, then downloads the morph GIF
-and checks that it is animated.
+and checks that it is animated, and a walk through 3 waypoints with its frame count.
 
 Skipped only when the Chromium binary is missing.
 """
@@ -192,6 +192,21 @@ def test_train_slide_hover_and_download_a_morph_gif(server, tmp_path):
             assert data[:4] == b"GIF8"
             with Image.open(io.BytesIO(data)) as gif:
                 assert gif.is_animated and gif.n_frames > 1
+
+            # --- Morph: a walk through 3 waypoints, drawn on the map, exported with its frames --------
+            page.locator(".st-key-mph_mode label").filter(has_text="a walk through waypoints").click()
+            _settle(page)
+            _type(page, "mph_wp_idx", "3, 7, 12")
+            _settle(page)
+            page.locator(".st-key-mph_map .js-plotly-plot").wait_for()  # the path on the map
+            _no_exception(page)
+            with page.expect_download() as info:
+                page.locator(".st-key-mph_gif_download button").click()
+            assert info.value.suggested_filename.startswith("walk_30x")
+            target = tmp_path / "walk.gif"
+            info.value.save_as(target)
+            with Image.open(target) as gif:
+                assert gif.n_frames == 2 * (30 - 1) + 1  # two legs of 30 frames, the middle waypoint once
     except BaseException:
         print("--- streamlit log ---\n" + server.log_tail())
         raise
