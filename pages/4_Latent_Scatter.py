@@ -1,13 +1,19 @@
 """Latent Scatter: the held-out images as points in the code space.
 
 The held-out set is encoded once (cached), projected to 2-D (as is for a
-latent size of 2, else PCA or t-SNE, cached per model, method and point
-count) and drawn as a WebGL scatter coloured by label (`aecore.media.LABEL_COLOURS`: ten clearly distinct
-colours first; with more than ten labels, such as Olivetti's 40 people, no legend but a searchable picker of
-labels to highlight in those ten colours, or to show alone). Hovering a point shows
+latent size of 2, else PCA, t-SNE or UMAP, cached per model, method and point
+count) and drawn as a WebGL scatter coloured by label, by reconstruction error or by one code number
+(`scatter_view`, which builds the figure: with more than ten labels, such as Olivetti's 40 people, no legend
+but a searchable picker of labels to highlight, or to show alone), with the labels' names on the map or not,
+and the images themselves drawn at a sample of the points on request (thumbnails). Hovering a point shows
 its image (with its index, label and reconstruction error); clicking a point
 (or typing its number) shows its image, its reconstruction and its nearest
 neighbours in the full code space. An uploaded image can be placed on the map too.
+
+UMAP (umap-learn) is offered beside t-SNE: on 2,000 codes it is faster once compiled, keeps a little fewer of
+each point's nearest neighbours, and its first use after a server start compiles its kernels for about 15 s
+(bench/bench_projections.py; openTSNE was neither faster nor better than scikit-learn's t-SNE, so not offered).
+Neither has an inverse: hovering empty space shows the nearest held-out point there.
 
 Plotly's hover labels are plain text and cannot show an image, so a tiny inline
 component (`latent_scatter_hover.js` beside this file, no build step) hooks the
@@ -19,6 +25,7 @@ projection, the chart, then the chosen point and the user's image.
 """
 
 import contextlib
+import importlib.util
 from pathlib import Path
 
 import numpy as np
@@ -26,18 +33,19 @@ import plotly.graph_objects as go
 import streamlit as st
 
 import browser_decode
+import scatter_view as sv
 import ui
 from aecore.axes import map_plane, map_position
 from aecore.exports import MAX_POINTS, codes_csv, projector_bundle
-from aecore.infer import project
-from aecore.media import TABLEAU10, label_colour
+from aecore.infer import NONLINEAR, project
 
 DEFAULT_POINTS = 2000
-TSNE_MAX = 2000  # t-SNE is O(N log N) at best and slow on 2 cores: cap what it sees
+TSNE_MAX = 2000  # t-SNE and UMAP take seconds per thousand points on 2 cores: cap what they see
 MAX_NEIGHBOURS = 12
-MANY_LABELS = 10  # more labels than this: no legend (it would scroll the page), a picker instead
-BACKGROUND_DOTS = "#8c8c8c"  # the labels not highlighted, when some are
 METHODS = {"pca": "PCA (fast, linear)", "tsne": "t-SNE (slow, keeps neighbourhoods)"}
+if importlib.util.find_spec("umap") is not None:  # umap-learn (requirements.txt), optional
+    METHODS["umap"] = "UMAP (faster than t-SNE once compiled)"
+NAMES = {"pca": "PCA", "tsne": "t-SNE", "umap": "UMAP"}
 POINT = "sct_point"  # the number input; a click on the chart sets it
 TRACES = "sct_traces"  # held-out indices of each chart trace, for mapping clicks back to points
 CHART = "sct_chart"
@@ -58,8 +66,8 @@ def subset(n_total: int, n: int) -> np.ndarray:
 def projected(version: str, method: str, n: int, _codes: np.ndarray) -> np.ndarray:
     """2-D positions of the drawn points (model `version`, `method`, `n` points): (n, 2)."""
     idx = subset(len(_codes), n)
-    if method == "tsne":
-        return project(_codes[idx], "tsne")
+    if method in NONLINEAR:
+        return project(_codes[idx], method)
     return project(_codes, "pca")[idx]  # one PCA of all codes, so any point (and an upload) lands consistently
 
 
@@ -71,7 +79,8 @@ def thumbnails(version: str, n: int, _images: np.ndarray) -> list[str]:
 
 # --- the controls ------------------------------------------------------------------------------
 def view_controls(N: int, D: int) -> tuple[int, str]:
-    """How many points and which projection (for codes longer than 2); returns (points, method)."""
+    """How many points and which projection (for codes longer than 2); returns (points, method): PCA, or a
+    non-linear one (`NONLINEAR`) on at most `TSNE_MAX` points."""
     c1, c2 = st.columns([1, 1])
     n = N
     if N > 10:
@@ -83,11 +92,32 @@ def view_controls(N: int, D: int) -> tuple[int, str]:
         return n, "pca"
     method = c2.radio("Projection", list(METHODS), format_func=METHODS.get, key="sct_method", horizontal=True,
                       help="PCA: the two directions of largest spread (instant). t-SNE: keeps close codes close, "
-                           f"computed on demand for at most {TSNE_MAX:,} points (cached per model and point count).")
-    if method == "tsne" and n > TSNE_MAX:
+                           f"computed on demand for at most {TSNE_MAX:,} points (cached per model and point count). "
+                           "UMAP: much like t-SNE, faster (2,000 points: about 4 s against t-SNE's 6 s), keeps a "
+                           "little fewer close codes close; its first use after the server starts compiles for about "
+                           "15 s.")
+    if method in NONLINEAR and n > TSNE_MAX:
         n = TSNE_MAX
-        c2.caption(f"t-SNE runs on {TSNE_MAX:,} of the points.")
+        c2.caption(f"{NAMES[method]} runs on {TSNE_MAX:,} of the points.")
     return n, method
+
+
+def display_controls(val, D: int) -> tuple[str, bool, bool]:
+    """What colours the dots, whether the labels show (legend and names on the map) and the thumbnails;
+    returns (colour mode, labels shown, thumbnails)."""
+    modes = sv.colour_modes(val, D)
+    if st.session_state.get("sct_colour") not in modes:  # e.g. "label" kept from a model with labels
+        st.session_state.pop("sct_colour", None)
+    c1, c2, c3 = st.columns([2, 1, 1], vertical_alignment="bottom")
+    colour = c1.selectbox("Colour by", list(modes), format_func=modes.get, key="sct_colour",
+                          help="The label, the image's reconstruction error (MSE), or one number of its code, on a "
+                               "colour scale. Hover and click work the same in every mode.")
+    labels = c2.toggle("Show labels", True, key="sct_show_labels", disabled=val.labels is None,
+                       help="The legend, and each label's name where its points lie (the median position).")
+    sprites = c3.toggle("Thumbnails", False, key="sct_sprites",
+                        help=f"Draw the images themselves at up to {sv.SPRITES} of the points (a fixed sample), so "
+                             "clusters read at a glance; they grow when you zoom in.")
+    return colour, labels and val.labels is not None, sprites
 
 
 def label_picker(val) -> tuple[list[int], bool]:
@@ -95,16 +125,17 @@ def label_picker(val) -> tuple[list[int], bool]:
     highlight, each in its own colour, and "Only these"; returns (the chosen class numbers, only them). Fewer
     labels, or none: ([], False)."""
     classes = [] if val.labels is None else [int(c) for c in np.unique(val.labels)]
-    if len(classes) <= MANY_LABELS:
+    if len(classes) <= sv.MANY_LABELS:
         return [], False
     c1, c2 = st.columns([3, 1], vertical_alignment="bottom")
     chosen = c1.multiselect(f"Highlight labels ({len(classes)} in all; type to search)", classes, key="sct_labels",
-                            format_func=lambda c: ui.class_name(val, c), max_selections=MANY_LABELS,
+                            format_func=lambda c: ui.class_name(val, c), max_selections=sv.MANY_LABELS,
                             placeholder="Choose or type labels",
                             help=f"Too many labels for a legend: the dots are coloured by label without one. Up to "
-                                 f"{MANY_LABELS} labels chosen here get clearly distinct colours and a legend; the "
-                                 "others turn grey.")
-    only = c2.checkbox("Only these", key="sct_only", disabled=not chosen, help="Hide the labels not chosen.")
+                                 f"{sv.MANY_LABELS} labels chosen here get clearly distinct colours, a legend and "
+                                 "their names on the map; the others turn grey.")
+    only = c2.checkbox("Only these", key="sct_only", disabled=not chosen,
+                       help="Hide the labels not chosen (whatever colours the dots).")
     return chosen, bool(chosen) and only
 
 
@@ -162,50 +193,12 @@ def point_controls(N: int, D: int) -> tuple[int | None, int]:
 
 
 # --- the display -------------------------------------------------------------------------------
-def hover_texts(val, errors, ids) -> list[str]:
-    """Plotly's hover label of each held-out index: "#index · label · recon MSE 0.0123"."""
-    return [f"#{i} · {ui.label_of(val, i)} · recon MSE {errors[i]:.4f}" for i in ids]
-
-
-def add_points(fig: go.Figure, val, errors: np.ndarray, idx: np.ndarray, xy: np.ndarray,
-               highlight: list[int] | tuple = (), only: bool = False) -> list[list[int]]:
-    """The drawn held-out points: one WebGL trace per label (or one coloured by reconstruction error);
-    returns each trace's held-out indices. Labels get `LABEL_COLOURS` by rank (ten distinct ones first); with
-    more than `MANY_LABELS` labels no trace is in the legend but the `highlight`ed ones, drawn last in the ten
-    distinct colours over the others in grey (or alone, `only`)."""
-    if val.labels is None:
-        fig.add_trace(go.Scattergl(
-            x=xy[:, 0], y=xy[:, 1], mode="markers", name="held-out", customdata=idx,
-            hovertext=hover_texts(val, errors, idx), hovertemplate="%{hovertext}<extra></extra>",
-            marker=dict(size=6, opacity=0.8, color=errors[idx], colorscale="Viridis", showscale=True,
-                        colorbar=dict(title="recon MSE"))))
-        return [idx.tolist()]
-    classes = [int(c) for c in np.unique(val.labels)]
-    many, drawn = len(classes) > MANY_LABELS, set(np.unique(val.labels[idx]).tolist())
-    order = [c for c in classes if c not in highlight and not only] + [c for c in highlight if c in drawn]
-    traces = []
-    for cls in (c for c in order if c in drawn):
-        rows = np.flatnonzero(val.labels[idx] == cls)
-        ids = idx[rows]
-        marker = dict(size=6, opacity=0.8, color=label_colour(classes.index(cls)))
-        if highlight and cls in highlight:
-            marker = dict(size=8, opacity=0.95, color=TABLEAU10[highlight.index(cls)])
-        elif highlight:
-            marker = dict(size=5, opacity=0.35, color=BACKGROUND_DOTS)
-        fig.add_trace(go.Scattergl(
-            x=xy[rows, 0], y=xy[rows, 1], mode="markers", name=ui.class_name(val, cls), customdata=ids,
-            hovertext=hover_texts(val, errors, ids), hovertemplate="%{hovertext}<extra></extra>",
-            showlegend=not many or cls in highlight, marker=marker))
-        traces.append(ids.tolist())
-    return traces
-
-
 def show_chart(fig: go.Figure, traces: list[list[int]], val, pics: dict, title: str, axis, plane,
-               decoder_id: str | None) -> None:
+               decoder_id: str | None, method: str) -> None:
     """The chart (a click selects a point) and its hover images: one small PNG per held-out point on it,
     taken from `pics` (held-out index -> data URI) or made here for a marked point not among them; over empty
     space, the code under the cursor decoded in the browser (`plane`: `map_plane`'s (base, u, v), None for
-    t-SNE: then the nearest point's picture)."""
+    t-SNE and UMAP: then the nearest point's picture, with a word on why: `projection`)."""
     fig.update_layout(height=620, margin=dict(l=10, r=10, t=30, b=10),
                       legend_title_text="label" if val.labels is not None else None,
                       xaxis_title=axis[0], yaxis_title=axis[1], hovermode="closest", clickmode="event+select",
@@ -219,6 +212,7 @@ def show_chart(fig: go.Figure, traces: list[list[int]], val, pics: dict, title: 
                                         "images": {str(i): pics[i] for i in shown},
                                         "captions": {str(i): f"#{i} · {ui.label_of(val, i)}" for i in shown},
                                         "spec_id": decoder_id,
+                                        "projection": NAMES[method] if method in NONLINEAR else None,
                                         "plane": None if plane is None else {
                                             "base": plane[0].tolist(), "u": plane[1].tolist(),
                                             "v": plane[2].tolist(),
@@ -237,13 +231,15 @@ def with_neighbours(pair, pair_captions, val, nb, dist, heading: str) -> None:
                     width=84)
 
 
-def point_details(i: int, val, codes: np.ndarray, errors: np.ndarray, eng, k: int, unplaced_of: int | None) -> None:
+def point_details(i: int, val, codes: np.ndarray, errors: np.ndarray, eng, k: int, unplaced_of: int | None,
+                  method: str) -> None:
     """Point #i: its image, its reconstruction and its k nearest neighbours in the full code space;
-    `unplaced_of`: the number of points t-SNE placed when #i is not among them (else None)."""
+    `unplaced_of`: the number of points t-SNE or UMAP placed when #i is not among them (else None)."""
     label, D = ui.label_of(val, i), codes.shape[1]
     st.subheader(f"Point #{i} · {label}")
     if unplaced_of is not None:
-        st.caption(f"#{i} is not among the {unplaced_of:,} points t-SNE placed, so it is not marked on the chart.")
+        st.caption(f"#{i} is not among the {unplaced_of:,} points {NAMES[method]} placed, so it is not marked on "
+                   "the chart.")
     recon = eng.decode(codes[i:i + 1])[0]
     nb = eng.nearest(codes, i, k)
     dist = np.linalg.norm(codes[nb] - codes[i], axis=1)
@@ -255,12 +251,13 @@ def point_details(i: int, val, codes: np.ndarray, errors: np.ndarray, eng, k: in
 
 
 def upload_details(mine: np.ndarray, name: str, z: np.ndarray, val, codes: np.ndarray, eng, k: int,
-                   on_chart: bool) -> None:
-    """The user's image: its reconstruction and the k held-out images with the closest codes."""
+                   method: str) -> None:
+    """The user's image: its reconstruction and the k held-out images with the closest codes (on the chart
+    but for t-SNE and UMAP, which map only the points they were run on)."""
     st.subheader(f"Your image: {name}")
-    if not on_chart:
-        st.caption("t-SNE has no mapping for new points, so your image is not on the chart: switch to PCA to see "
-                   "where it lands.")
+    if method in NONLINEAR:
+        st.caption(f"{NAMES[method]} has no mapping for new points, so your image is not on the chart: switch to "
+                   "PCA to see where it lands.")
     r = eng.decode(z[None])[0]
     nb = eng.nearest(np.vstack([codes, z[None]]), len(codes), k)
     dist = np.linalg.norm(codes[nb] - z, axis=1)
@@ -322,51 +319,63 @@ st.caption(f"**{entry.config.describe()}** — each dot is one of the {N:,} held
            f"{D}-number code" + (" (drawn as it is)." if D <= 2 else ", projected to 2-D.")
            + " Hover a dot to see its image, index, label and reconstruction error; click it for its "
            "reconstruction and nearest neighbours. Hover empty space to see what the decoder makes of the code "
-           "there" + (" (t-SNE has no inverse: the nearest point is shown)." if D > 2 else "."))
+           "there" + (" (t-SNE and UMAP have no inverse: there the nearest point is shown)." if D > 2 else "."))
 n, method = view_controls(N, D)
+colour, show_labels, sprites = display_controls(val, D)
 highlight, only = label_picker(val)
 mine, up = own_image(entry)
 
-# The work: the projection (t-SNE with a spinner: it takes seconds), the chosen point, the upload's code.
+# The work: the projection (t-SNE and UMAP with a spinner: they take seconds), the chosen point, the upload's code.
 try:
-    with st.spinner(f"Running t-SNE on {n:,} points (once per model and point count)…") if method == "tsne" \
-            else contextlib.nullcontext():
+    with st.spinner(f"Running {NAMES[method]} on {n:,} points (once per model and point count"
+                    + ("; its first use after a server start compiles for about 15 s)…" if method == "umap" else ")…")
+                    ) if method in NONLINEAR else contextlib.nullcontext():
         xy = projected(entry.version, method, n, codes)
 except (ValueError, ImportError) as e:
-    st.error(f"The {method.upper()} projection failed: {e}")
+    st.error(f"The {NAMES[method]} projection failed: {e}")
     st.stop()
 idx = subset(N, n)
 row_of = {int(i): r for r, i in enumerate(idx)}
 chosen = marked_point(N)
 mine_z = eng.encode(mine[None])[0] if mine is not None else None
+linear = method not in NONLINEAR  # a map position is a code (PCA, raw): new points can be placed, space decoded
 
-# The chart: the points, the chosen point ringed, the upload as a star (PCA and raw views only).
+# The chart: the points (and their labels' names, thumbnails), the chosen point ringed, the upload as a star.
 fig = go.Figure()
-traces = add_points(fig, val, errors, idx, xy, highlight, only)
-if chosen is not None and (method != "tsne" or chosen in row_of):
-    pos = map_position(codes[chosen], codes)[0] if method != "tsne" else xy[row_of[chosen]]
+traces = sv.add_points(fig, val, errors, codes, idx, xy, colour, highlight, only, legend=show_labels)
+pics = dict(zip(idx.tolist(), thumbnails(entry.version, n, val.images)))
+ids, pos = sv.drawn_points(traces, row_of, xy)
+if show_labels:
+    sv.add_label_names(fig, val, ids, pos, highlight)
+if sprites:
+    sv.add_sprites(fig, ids, pos, pics)
+if chosen is not None and (linear or chosen in row_of):
+    mark = map_position(codes[chosen], codes)[0] if linear else xy[row_of[chosen]]
     fig.add_trace(go.Scatter(
-        x=[pos[0]], y=[pos[1]], mode="markers", name=f"#{chosen}", customdata=[chosen],
-        hovertext=hover_texts(val, errors, [chosen]), hovertemplate="%{hovertext}<extra></extra>",
+        x=[mark[0]], y=[mark[1]], mode="markers", name=f"#{chosen}", customdata=[chosen],
+        hovertext=sv.hover_texts(val, errors, [chosen]), hovertemplate="%{hovertext}<extra></extra>",
         marker=dict(size=18, symbol="circle-open", color="#ff4b4b", line=dict(width=3))))
     traces.append([chosen])
-if mine_z is not None and method != "tsne":
-    pos = map_position(mine_z, codes)[0]
+if mine_z is not None and linear:
+    mark = map_position(mine_z, codes)[0]
     fig.add_trace(go.Scatter(
-        x=[pos[0]], y=[pos[1]], mode="markers", name="your image", hovertext=[f"{up.name} (your image)"],
+        x=[mark[0]], y=[mark[1]], mode="markers", name="your image", hovertext=[f"{up.name} (your image)"],
         hovertemplate="%{hovertext}<extra></extra>",
         marker=dict(size=20, symbol="star", color="#ffd700", line=dict(width=1, color="black"))))
     traces.append([])  # not a held-out point: a click on it selects nothing
-axis = {"pca": ("PC 1", "PC 2"), "tsne": ("t-SNE 1", "t-SNE 2")}[method] if D > 2 else ("z0", "z1" if D == 2 else "")
+if colour != "label" or val.labels is None:  # a colour bar on the right: the legend (marks only) above the plot
+    fig.update_layout(legend=dict(orientation="h", yanchor="bottom", y=1.0, xanchor="right", x=1))
+fig.update_layout(showlegend=show_labels or val.labels is None)
+axis = (("PC 1", "PC 2") if method == "pca" else (f"{NAMES[method]} 1", f"{NAMES[method]} 2")) if D > 2 \
+    else ("z0", "z1" if D == 2 else "")
 decoder_id = browser_decode.decoder_loader(entry.version, eng.model.decoder, key="sct_decoder")
-show_chart(fig, traces, val, dict(zip(idx.tolist(), thumbnails(entry.version, n, val.images))),
-           f"{n:,} of {N:,} held-out codes · {METHODS[method].split(' ')[0] if D > 2 else 'raw'}", axis,
-           map_plane(codes) if method != "tsne" and D >= 2 else None, decoder_id)
+show_chart(fig, traces, val, pics, f"{n:,} of {N:,} held-out codes · {NAMES[method] if D > 2 else 'raw'}", axis,
+           map_plane(codes) if linear and D >= 2 else None, decoder_id, method)
 
 point, k = point_controls(N, D)
 if point is not None:
-    unplaced = method == "tsne" and point not in row_of
-    point_details(point, val, codes, errors, eng, k, unplaced_of=n if unplaced else None)
+    unplaced = not linear and point not in row_of
+    point_details(point, val, codes, errors, eng, k, unplaced_of=n if unplaced else None, method=method)
 if mine_z is not None:
-    upload_details(mine, up.name, mine_z, val, codes, eng, k, on_chart=method != "tsne")
+    upload_details(mine, up.name, mine_z, val, codes, eng, k, method)
 exports(entry, val, codes, xy, method, n)

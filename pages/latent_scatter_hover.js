@@ -56,7 +56,8 @@ export default function ({ data, parentElement }) {
   };
   // Empty space: the map position under the cursor. On a plane (raw 2-D codes, or the PCA plane: data.plane
   // {base, u, v}, code = base + x·u + y·v) its code is decoded here with the page's decoder (browser_decode's
-  // loader, data.spec_id); on t-SNE, which has no inverse, the nearest drawn held-out point is shown instead.
+  // loader, data.spec_id); on t-SNE or UMAP (data.projection names it), which have no inverse, the nearest drawn
+  // held-out point is shown instead.
   const empty = (gd, e) => {
     const d = gd.__sctHover, fl = gd._fullLayout;
     if (!d || !fl || !fl.xaxis || !fl._size) return;
@@ -85,7 +86,7 @@ export default function ({ data, parentElement }) {
       }, hide);
       return;
     }
-    // t-SNE: the nearest drawn point (its own picture), said so.
+    // t-SNE, UMAP: the nearest drawn point (its own picture), said so.
     let best = null, bestD = Infinity;
     (gd._fullData || []).forEach((t, curve) => {
       if (!t.x) return;
@@ -97,7 +98,8 @@ export default function ({ data, parentElement }) {
     if (!best) return hide();
     show(gd, { points: [best], event: e });
     gd.__sctOnPoint = false;
-    caption.textContent = "nearest held-out point (t-SNE has no inverse): " + caption.textContent;
+    caption.textContent = "nearest held-out point (" + (d.projection || "this map") + " has no inverse): " +
+      caption.textContent;
   };
   const hook = () => {
     const d = state.data;

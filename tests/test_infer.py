@@ -117,3 +117,24 @@ def test_shape_errors_name_expected_and_received(ae):
         ae.decode_one(np.array([np.nan, 0, 0, 0]))
     with pytest.raises(ValueError, match="Expected an aecore Autoencoder"):
         Engine(object())
+
+
+def test_project_names_its_methods_when_given_another():
+    with pytest.raises(ValueError, match=r"Expected one of pca, tsne, umap, received 'isomap'"):
+        project(np.zeros((5, 3)), "isomap")
+
+
+def test_umap_projection_of_real_codes(ae, mnist_small):
+    """UMAP (umap-learn, optional: skipped without it) maps 200 real codes to finite 2-D points that keep close
+    codes closer than far ones, the same for the same seed; a handful of points (too few for UMAP) gets PCA's plane."""
+    pytest.importorskip("umap", reason="umap-learn is not installed (requirements.txt lists it)")
+    codes = ae.encode(mnist_small.images[:200])
+    xy = project(codes, "umap")
+    assert xy.shape == (200, 2) and xy.dtype == np.float32 and np.isfinite(xy).all()
+    np.testing.assert_allclose(project(codes, "umap"), xy)  # seed 0: repeatable
+    d_code = ((codes[:, None] - codes[None]) ** 2).sum(-1)
+    d_map = ((xy[:, None] - xy[None]) ** 2).sum(-1)
+    near = np.argsort(d_code, axis=1)[:, 1:11]  # each point's 10 nearest codes...
+    far = np.argsort(d_code, axis=1)[:, -10:]  # ... are nearer on the map than its 10 farthest
+    assert np.take_along_axis(d_map, near, 1).mean() < 0.25 * np.take_along_axis(d_map, far, 1).mean()
+    np.testing.assert_allclose(project(codes[:3], "umap"), project(codes[:3], "pca"), atol=1e-5)
