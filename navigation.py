@@ -73,7 +73,21 @@ def limit_malloc_arenas(arenas: int = 2) -> None:
         libc.mallopt(-8, int(arenas))  # M_ARENA_MAX
 
 
+MMAP_THRESHOLD = 64 * 1024  # buffers this big or bigger get their own mapping, unmapped when freed
+
+
+def fix_mmap_threshold(threshold: int = MMAP_THRESHOLD) -> None:
+    """Fix glibc's mmap threshold for this server process (Linux only). By default glibc raises the threshold to
+    the size of every large block freed (up to 32 MB), so after a few page runs the big transient buffers (a
+    message with a decoder's weights, rows of inline pictures, PNGs) come from the heap and leave holes that are
+    not given back; with a fixed threshold each one is mapped on its own and returned whole when freed."""
+    libc = _glibc()
+    if libc is not None:
+        libc.mallopt(-3, int(threshold))  # M_MMAP_THRESHOLD (setting it also turns the dynamic raising off)
+
+
 limit_malloc_arenas()
+fix_mmap_threshold()
 
 
 TRIM_EVERY_S = 10.0  # malloc_trim walks the heap (a few ms): at most this often, whatever the number of sessions
