@@ -22,6 +22,10 @@ with 2,000 points and 300 thumbnails in headless Chromium (Plotly 7.1): one layo
 or without), a zoom (80 ms) or a pan (80 ms); one composited sprite image placed as a single layout image
 (1600 x 1240 px) was smaller (153 kB) but took 97 ms to build per change of view and blurs when zoomed in, so
 each thumbnail is its own layout image.
+
+Inside a VAE (`add_posterior`): for a chosen image of a VAE, on a linear map (the code itself or the PCA plane;
+t-SNE and UMAP have no meaning for an ellipse), its posterior's 1σ and 2σ ellipses (`aecore.posterior`) and the
+prior N(0, I)'s 1σ and 2σ circles, drawn after the point traces as plain SVG lines that take no hover or click.
 """
 
 from __future__ import annotations
@@ -31,6 +35,7 @@ import plotly.graph_objects as go
 
 import ui
 from aecore.media import TABLEAU10, label_colour
+from aecore.posterior import ellipse_on_map, prior_circles
 
 MANY_LABELS = 10  # more labels than this: no legend (it would scroll the page), a picker instead
 BACKGROUND_DOTS = "#8c8c8c"  # the labels not highlighted, when some are
@@ -38,6 +43,8 @@ SPRITES = 300  # thumbnails drawn at most (a fixed sample of the drawn points)
 SPRITE_SEED = 1
 SPRITE_SIDE = 1 / 22  # a thumbnail's box: this share of the drawn points' spread along each axis
 SCALE = "Viridis"
+POSTERIOR_COLOUR = "#ff4b4b"  # the chosen point's ring, and its posterior's ellipses
+PRIOR_COLOUR = "#7f7f7f"
 
 
 def colour_modes(val, D: int) -> dict[str, str]:
@@ -152,3 +159,38 @@ def add_sprites(fig: go.Figure, ids: np.ndarray, pos: np.ndarray, pics: dict[int
                                    y=float(pos[r, 1]), sizex=float(size[0]), sizey=float(size[1]), xanchor="center",
                                    yanchor="middle", sizing="contain", layer="above", opacity=0.9) for r in rows])
     return ids[rows]
+
+
+def clicked_point(event: dict, traces: list[list[int]]) -> int | None:
+    """The held-out index of the first point in a chart selection event (its customdata, or its trace and
+    point number looked up in `traces`); None when the event selects no held-out point."""
+    points = ((event or {}).get("selection") or {}).get("points") or []
+    if not points:
+        return None
+    p = points[0]
+    i = p.get("customdata")
+    if isinstance(i, (list, tuple)):
+        i = i[0] if i else None
+    if i is not None:
+        return int(i)
+    c, k = p.get("curve_number"), p.get("point_index", p.get("point_number"))
+    if c is None or k is None or not (0 <= c < len(traces)) or not (0 <= k < len(traces[c])):
+        return None
+    return int(traces[c][k])
+
+
+def add_posterior(fig: go.Figure, mean: np.ndarray, sigma: np.ndarray, codes: np.ndarray) -> list[list[int]]:
+    """A VAE image's posterior N(mean, diag(sigma²)) on the map of `codes` (the code itself, or its PCA plane):
+    its 1σ ellipse (solid) and 2σ ellipse (dashed), and the prior N(0, I)'s 1σ and 2σ circles (grey, dashed), as
+    the traces "posterior 1σ", "posterior 2σ", "prior 1σ", "prior 2σ". They take no hover and no click. Returns
+    one empty list per trace added (no held-out point on them), for the page's trace-to-points list."""
+    lines = [(f"prior {k}σ", ring, dict(color=PRIOR_COLOUR, width=1.5 if k == 1 else 1, dash="dash"))
+             for k, ring in zip((1, 2), prior_circles(codes, (1, 2)))]
+    lines += [(f"posterior {k}σ", ellipse_on_map(mean, sigma, codes, k),
+               dict(color=POSTERIOR_COLOUR, width=2 if k == 1 else 1.5, dash="solid" if k == 1 else "dash"))
+              for k in (1, 2)]
+    for name, ring, line in lines:
+        fig.add_trace(go.Scatter(x=ring[:, 0], y=ring[:, 1], mode="lines", name=name, line=line, hoverinfo="skip",
+                                 legendgroup="vae", showlegend=True))
+    fig.update_yaxes(scaleanchor="x", scaleratio=1)  # one unit is as long across as up: circles look round
+    return [[] for _ in lines]

@@ -8,7 +8,9 @@ but a searchable picker of labels to highlight, or to show alone), with the labe
 and the images themselves drawn at a sample of the points on request (thumbnails). Hovering a point shows
 its image (with its index, label and reconstruction error); clicking a point
 (or typing its number) shows its image, its reconstruction and its nearest
-neighbours in the full code space. An uploaded image can be placed on the map too.
+neighbours in the full code space. An uploaded image can be placed on the map too. For a VAE the chosen image's
+posterior (its 1σ and 2σ ellipses, on a linear map) and the prior's circles are drawn, with decoded samples of it
+and its KL to the prior (`aecore.posterior`, `scatter_view.add_posterior`): the picture of what the KL term does.
 
 UMAP (umap-learn) is offered beside t-SNE: on 2,000 codes it is faster once compiled, keeps a little fewer of
 each point's nearest neighbours, and its first use after a server start compiles its kernels for about 15 s
@@ -38,10 +40,12 @@ import ui
 from aecore.axes import map_plane, map_position
 from aecore.exports import MAX_POINTS, codes_csv, projector_bundle
 from aecore.infer import NONLINEAR, project
+from aecore.posterior import kl_to_prior, posterior, samples
 
 DEFAULT_POINTS = 2000
 TSNE_MAX = 2000  # t-SNE and UMAP take seconds per thousand points on 2 cores: cap what they see
 MAX_NEIGHBOURS = 12
+POSTERIOR_SAMPLES = 6
 METHODS = {"pca": "PCA (fast, linear)", "tsne": "t-SNE (slow, keeps neighbourhoods)"}
 if importlib.util.find_spec("umap") is not None:  # umap-learn (requirements.txt), optional
     METHODS["umap"] = "UMAP (faster than t-SNE once compiled)"
@@ -146,27 +150,9 @@ def own_image(entry):
         return (None if up is None else up.image), up
 
 
-def clicked_point(event: dict, traces: list[list[int]]) -> int | None:
-    """The held-out index of the first point in a chart selection event (its customdata, or its trace and
-    point number looked up in `traces`); None when the event selects no held-out point."""
-    points = ((event or {}).get("selection") or {}).get("points") or []
-    if not points:
-        return None
-    p = points[0]
-    i = p.get("customdata")
-    if isinstance(i, (list, tuple)):
-        i = i[0] if i else None
-    if i is not None:
-        return int(i)
-    c, k = p.get("curve_number"), p.get("point_index", p.get("point_number"))
-    if c is None or k is None or not (0 <= c < len(traces)) or not (0 <= k < len(traces[c])):
-        return None
-    return int(traces[c][k])
-
-
 def on_select() -> None:
     """Chart callback: a clicked point becomes the 'Show point #' value (before that widget is drawn)."""
-    i = clicked_point(st.session_state.get(CHART), st.session_state.get(TRACES) or [])
+    i = sv.clicked_point(st.session_state.get(CHART), st.session_state.get(TRACES) or [])
     if i is not None:
         st.session_state[POINT] = i
 
@@ -248,6 +234,21 @@ def point_details(i: int, val, codes: np.ndarray, errors: np.ndarray, eng, k: in
     with_neighbours([val.images[i], recon], [f"original #{i} · {label}", f"reconstruction · MSE {errors[i]:.4f}"],
                     val, nb, dist, f"Its {len(nb)} nearest neighbours in the {D}-number code (distances in code "
                                    f"space, not on the 2-D chart){same}:")
+
+
+def posterior_row(eng, mean: np.ndarray, sigma: np.ndarray, method: str) -> None:
+    """Inside a VAE: the chosen image's posterior mean decoded and `POSTERIOR_SAMPLES` codes drawn from
+    N(mean, σ²) decoded, with its mean σ and its KL to the prior (the ellipses are on a linear map only)."""
+    st.caption("**Posterior samples** — the encoder gives this image a Gaussian over codes, not one code: its "
+               "mean decoded, then codes drawn from it" + (" (the red ellipses on the map: 1σ and 2σ; the grey "
+               "circles are the prior N(0, I)'s)." if method not in NONLINEAR else f"; {NAMES[method]}'s map is "
+               "not linear, so the posterior's ellipse cannot be drawn there: switch to PCA to see it."))
+    draws = samples(mean, sigma, POSTERIOR_SAMPLES)
+    ui.show_row(eng.decode(np.vstack([mean[None], draws])), ["posterior mean"] + [
+        f"sample {j + 1} of N(μ, σ²)" for j in range(POSTERIOR_SAMPLES)], width=84)
+    st.caption(f"Mean σ {float(sigma.mean()):.3f} · KL to the prior {kl_to_prior(mean, sigma):.3f} nats "
+               "(0.5·Σ(σ² + μ² − 1 − log σ²)): the KL term pulls every image's ellipse towards the prior's circle; "
+               "the reconstruction term keeps them small and apart. This is the picture of what the KL term does.")
 
 
 def upload_details(mine: np.ndarray, name: str, z: np.ndarray, val, codes: np.ndarray, eng, k: int,
@@ -349,6 +350,9 @@ if show_labels:
     sv.add_label_names(fig, val, ids, pos, highlight)
 if sprites:
     sv.add_sprites(fig, ids, pos, pics)
+post = None if chosen is None or not eng.is_vae else [a[0] for a in posterior(eng, val.images[chosen])]
+if post is not None and linear:
+    traces += sv.add_posterior(fig, post[0], post[1], codes)  # after the points: a click maps back to none
 if chosen is not None and (linear or chosen in row_of):
     mark = map_position(codes[chosen], codes)[0] if linear else xy[row_of[chosen]]
     fig.add_trace(go.Scatter(
@@ -376,6 +380,8 @@ point, k = point_controls(N, D)
 if point is not None:
     unplaced = not linear and point not in row_of
     point_details(point, val, codes, errors, eng, k, unplaced_of=n if unplaced else None, method=method)
+    if post is not None and point == chosen:  # a VAE: the chosen image's posterior
+        posterior_row(eng, *post, method)
 if mine_z is not None:
     upload_details(mine, up.name, mine_z, val, codes, eng, k, method)
 exports(entry, val, codes, xy, method, n)

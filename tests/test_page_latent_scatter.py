@@ -151,7 +151,8 @@ def test_scatter_of_a_2d_vae_and_point_details(monkeypatch, models_dir, tiny_vae
     assert sorted(map(int, hov["images"])) == plotted_ids(chart(at)) and "7" in hov["images"]
     np.testing.assert_array_equal(np.asarray(decode_uri(hov["images"]["7"])), ui.upscale(val.images[7], 56))
     at.slider(key="sct_k").set_value(3).run()
-    assert len(captions(at, point, "#")) == 3 and len(captions(at)) == 2 + 3
+    # the point and its reconstruction, 3 neighbours, and (a VAE) its posterior's mean and 6 samples decoded
+    assert len(captions(at, point, "#")) == 3 and len(captions(at)) == 2 + 3 + 1 + 6
 
 
 def test_clicking_a_point_selects_it(monkeypatch, models_dir, tiny_vae, tiny_ae):
