@@ -135,6 +135,8 @@ def test_hovering_empty_space_on_the_scatter_decodes_the_code_under_the_cursor(s
                                " return g && g._fullLayout && g.__sctHooked && window.__aecoreDecode; }",
                                timeout=60_000)
         settle(page)
+        page.evaluate("() => document.querySelector('.st-key-sct_chart').scrollIntoView({block: 'center'})")
+        page.wait_for_timeout(300)  # the whole plot area on screen (the page's controls push it below the fold)
         box = page.evaluate("""() => { const g = document.querySelector('.st-key-sct_chart .js-plotly-plot');
             const r = g.getBoundingClientRect(), s = g._fullLayout._size;
             return [r.left + s.l, r.top + s.t, s.w, s.h]; }""")
