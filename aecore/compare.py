@@ -193,7 +193,8 @@ def interpolation_smoothness(engine: Engine, images, pairs: int = PAIRS, steps: 
 def code_distribution(engine: Engine, images) -> tuple[np.ndarray, np.ndarray]:
     """A VAE's (z_mean, z_log_var) for `images`, each (N, latent)."""
     if not engine.is_vae:
-        raise ValueError(f"Expected a VAE, received a {engine.cfg.kind} model (its code has no distribution).")
+        raise ValueError(f"Expected a VAE (its encoder gives a mean and a variance), received a "
+                         f"'{engine.cfg.kind}' model.")
     x = _images(engine, images)
     parts = [engine.model.encode_distribution(x[i:i + _BATCH]) for i in range(0, len(x), _BATCH)]
     return tuple(np.concatenate([np.asarray(p[j]) for p in parts]) for j in (0, 1))

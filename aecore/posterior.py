@@ -5,13 +5,14 @@ code; its KL term pulls every such Gaussian towards the prior N(0, I). This modu
 picture, in the same map coordinates as `aecore.axes.map_position` (the code itself for one or two numbers,
 else the plane of the codes' first two principal directions):
 
-- `posterior`: the encoder's mean and sigma of some images (one direct call of the encoder, no `predict`);
+- `posterior`: the encoder's mean and sigma of some images (`aecore.compare.code_distribution`);
 - `ellipse_on_map`: the k-sigma contour of a diagonal Gaussian on the map (for long codes the covariance
   projected onto the PCA plane, P Σ Pᵀ);
 - `prior_circles`: the prior's k-sigma contours on the same map (circles: the PCA plane's directions are
   orthonormal, so N(0, I) projects to N(projected origin, I));
 - `samples`: codes drawn from a posterior, to decode;
-- `kl_to_prior`: KL(N(mean, sigma²) || N(0, I)) in nats, the VAE's `kl` loss term for one image.
+- `kl_to_prior`: KL(N(mean, sigma²) || N(0, I)) in nats, the VAE's `kl` loss term for one image
+  (`aecore.compare.kl_per_dimension`, summed).
 
 Example:
 
@@ -23,14 +24,15 @@ Example:
 from __future__ import annotations
 
 import numpy as np
-from keras import ops
 
 from .axes import map_position
+from .compare import code_distribution, kl_per_dimension
 from .infer import pca
 
 
 def posterior(eng, images) -> tuple[np.ndarray, np.ndarray]:
-    """A VAE's posterior of each image: the encoder's mean and standard deviation (exp(log_var / 2)).
+    """A VAE's posterior of each image: the encoder's mean and standard deviation (exp(log_var / 2)), from
+    `aecore.compare.code_distribution` (the encoder's direct calls, no `predict`).
 
     Args:
         eng: an `aecore.infer.Engine` around a VAE.
@@ -39,19 +41,9 @@ def posterior(eng, images) -> tuple[np.ndarray, np.ndarray]:
     Returns:
         (mean (N, D), sigma (N, D)) as float32; the mean is `eng.encode(images)`.
     """
-    if not getattr(eng, "is_vae", False):
-        kind = getattr(getattr(eng, "cfg", None), "kind", type(getattr(eng, "model", eng)).__name__)
-        raise ValueError(f"Expected a VAE (its encoder gives a mean and a variance), received a '{kind}' model.")
     x = np.asarray(images, dtype=np.float32)
-    if x.shape == tuple(eng.image_shape):
-        x = x[None]
-    if x.ndim != 4 or x.shape[1:] != tuple(eng.image_shape) or not len(x):
-        raise ValueError(f"Expected images shaped (N, {', '.join(map(str, eng.image_shape))}), received shape "
-                         f"{x.shape}.")
-    z_mean, z_log_var = eng.model.encoder(x, training=False)
-    mean = np.asarray(ops.convert_to_numpy(z_mean), np.float32)
-    sigma = np.exp(0.5 * np.asarray(ops.convert_to_numpy(z_log_var), np.float64)).astype(np.float32)
-    return mean, sigma
+    z_mean, z_log_var = code_distribution(eng, x[None] if x.shape == tuple(eng.image_shape) else x)
+    return z_mean.astype(np.float32), np.exp(0.5 * z_log_var.astype(np.float64)).astype(np.float32)
 
 
 def _diagonal(mean, sigma) -> tuple[np.ndarray, np.ndarray]:
@@ -146,4 +138,4 @@ def kl_to_prior(mean, sigma) -> float:
     m, s = _diagonal(mean, sigma)
     if (s <= 0).any():
         raise ValueError("Expected sigma > 0 (the KL of a zero-width posterior is infinite), received a zero.")
-    return float(0.5 * np.sum(s ** 2 + m ** 2 - 1.0 - np.log(s ** 2)))
+    return float(kl_per_dimension(m[None], np.log(s ** 2)[None]).sum())
