@@ -41,10 +41,6 @@ class Stops(NamedTuple):
     names: list[str]
 
 
-def _name(val, i: int) -> str:
-    return f"#{i}" + (f" ({ui.label_of(val, i)})" if val.labels is not None else "")
-
-
 def waypoints(entry, eng, val, codes) -> Stops | None:
     """The waypoints' controls: held-out numbers or classes in order, and your own image as a last stop. Returns
     the stops, or None (with a message saying why) when fewer than two are chosen."""
@@ -75,7 +71,8 @@ def waypoints(entry, eng, val, codes) -> Stops | None:
     except ValueError as e:
         st.error(str(e))
         return None
-    images, names, z = [val.images[i] for i in chosen], [_name(val, i) for i in chosen], [codes[i] for i in chosen]
+    images, z = [val.images[i] for i in chosen], [codes[i] for i in chosen]
+    names = [ui.held_out_name(val, i) for i in chosen]
     up = ui.upload_image("Your own image as the last waypoint (optional)", "mph_wp", entry)
     if up is not None:
         images.append(up.image)
@@ -100,7 +97,7 @@ def random_walk(entry, val, codes) -> Stops | None:
     length = int(c3.slider("Steps", 2, 200, 30, key="mph_rw_len"))
     seed = int(c4.number_input("Seed", 0, 10 ** 9, 0, key="mph_rw_seed", help="The same seed, the same walk."))
     z = walk_codes(codes[start], codes, length, size, seed)
-    return Stops(z, [val.images[start]], [f"{_name(val, start)}, {length} random steps"])
+    return Stops(z, [val.images[start]], [f"{ui.held_out_name(val, start)}, {length} random steps"])
 
 
 def path_map(codes, labels, path: np.ndarray, stops: np.ndarray) -> go.Figure:

@@ -40,11 +40,6 @@ def _index_ok(n: int):
     return lambda v: isinstance(v, int | np.integer) and 0 <= int(v) < n
 
 
-def _name(val, i: int) -> str:
-    """Held-out image `i` for a caption: "#12 (3)", or "#12" without labels."""
-    return f"#{i}" + (f" ({ui.label_of(val, i)})" if val.labels is not None else "")
-
-
 def _send(axes, set_sliders, z) -> None:
     """Move the page's sliders to code `z` and rerun the whole page (it redraws them)."""
     set_sliders(axes.from_code(z))
@@ -104,7 +99,7 @@ def class_direction_tab(eng, val, codes, axes, set_sliders) -> None:
                f"each; z is the code of the start image. t = 0 is its reconstruction, t = 1 has moved by the whole "
                "difference of the class means.")
     ui.show_row([val.images[start], *decoded[:-1]],
-                [f"start {_name(val, start)}", *[f"t = {s:g}" for s in STRIP_TS]], width=STRIP_PX)
+                [f"start {ui.held_out_name(val, start)}", *[f"t = {s:g}" for s in STRIP_TS]], width=STRIP_PX)
     st.image(ui.png_data_uri(decoded[-1], RESULT_PX), width=RESULT_PX,
              caption=f"t = {t:g}: {name_a} → {name_b}")
     if st.button("Send to the sliders", key=DIR_SEND, icon=":material/tune:", help=SEND_HELP):
@@ -146,7 +141,7 @@ def arithmetic_tab(eng, val, codes, axes, set_sliders) -> None:
     st.caption("The codes of A and B subtracted, that of C added: A's difference from B carried over to C (with A "
                "and B of one class, roughly A's style on C). Above: the images; below: their reconstructions and "
                "the result.")
-    ui.show_row(val.images[i], [f"{side}: {_name(val, j)}" for side, j in zip("ABC", i)], width=STRIP_PX)
+    ui.show_row(val.images[i], [f"{side}: {ui.held_out_name(val, j)}" for side, j in zip("ABC", i)], width=STRIP_PX)
     ui.show_row(decoded, ["decode(z_A)", "decode(z_B)", "decode(z_C)", "decode(z_A − z_B + z_C)"], width=STRIP_PX)
     if st.button("Send to the sliders", key=ARI_SEND, icon=":material/tune:", help=SEND_HELP):
         _send(axes, set_sliders, z)

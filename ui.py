@@ -189,6 +189,11 @@ def label_of(ds: Dataset, i: int) -> str:
     return "no label" if ds.labels is None else class_name(ds, int(ds.labels[i]))
 
 
+def held_out_name(ds: Dataset, i: int) -> str:
+    """Image `i` for a caption: "#12 (3)" with its class, "#12" without labels."""
+    return f"#{i}" + (f" ({label_of(ds, i)})" if ds.labels is not None else "")
+
+
 def parse_indices(text: str, n: int, max_count: int) -> list[int]:
     """'3, 17,42' -> [3, 17, 42]; ValueError saying what was expected and received."""
     parts = [p.strip() for p in text.split(",") if p.strip()]

@@ -103,10 +103,9 @@ def link_values() -> dict:
     return values
 
 
-def image_sources(entry, val) -> dict:
+def image_sources(val) -> dict:
     """Where images can come from: held-out by number or by class (when labelled), or an upload."""
     if val is None:
-        ui.held_out_missing(entry, ", so choosing them is unavailable: upload your own two images below.")
         return {"upload": SOURCES["upload"]}
     return {k: v for k, v in SOURCES.items() if k != "label" or val.labels is not None}
 
@@ -151,7 +150,7 @@ def choose(side: str, val, sources: dict, default: dict, entry):
     if src == "index":
         i = int(st.number_input("Held-out index", 0, len(val) - 1, default[s], key=f"mph_idx_{s}",
                                 help=f"0..{len(val) - 1}"))
-        img, name = val.images[i], f"#{i}" + (f" ({ui.label_of(val, i)})" if val.labels is not None else "")
+        img, name = val.images[i], ui.held_out_name(val, i)
     elif src == "label":
         img, name = of_class(val, s, default[s])
     else:
@@ -208,10 +207,12 @@ def downloads(frames: np.ndarray, gif: bytes, play: Playback, upscale: int, vers
     st.caption(f"{h * upscale}×{w * upscale} px ({upscale}× the {h}×{w} model output), {len(frames)} decoded steps.")
 
 
-def pair(entry, val) -> morph_walks.Stops | None:
-    """Images A and B side by side (held-out by number or class, or uploaded); their stops, or None (with a
-    message) while one is missing."""
-    sources, default = image_sources(entry, val), default_pair(val)
+def pair(entry, val, sources: dict) -> morph_walks.Stops | None:
+    """Images A and B side by side (held-out by number or class, or uploaded, as `sources` offers); their stops,
+    or None (with a message) while one is missing."""
+    if val is None:
+        ui.held_out_missing(entry, ", so choosing them is unavailable: upload your own two images below.")
+    default = default_pair(val)
     col_a, col_b = st.columns(2, gap="large")
     with col_a:
         img_a, name_a = choose("A", val, sources, default, entry)
@@ -248,13 +249,14 @@ st.caption(f"**{entry.config.describe()}** — encode images, walk the straight 
            "their codes and decode every step. A smooth morph means the code space between them is meaningful.")
 val = ui.held_out(entry)
 codes = ui.held_out_codes(entry) if val is not None else None
-params = link_params(val, image_sources(entry, val))
+sources = image_sources(val)
+params = link_params(val, sources)
 for side, src in links.restore(params).items():  # a new link's view
     if side in ("sa", "sb") and src == "upload":
         st.info(f"This link's image {side[1].upper()} was an upload, which a link cannot carry: upload it again.")
 mode = st.radio("Animate", list(MODES), format_func=MODES.get, key="mph_mode", horizontal=True)
 if mode == "pair":
-    stops = pair(entry, val)
+    stops = pair(entry, val, sources)
 elif mode == "walk":
     stops = morph_walks.waypoints(entry, eng, val, codes)
 else:
