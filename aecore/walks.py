@@ -18,15 +18,9 @@ from __future__ import annotations
 import numpy as np
 
 from .axes import map_position
+from .grid import _codes_2d  # held-out codes checked: (N >= 2, D), finite
 
 BOUND = 3.0  # a random walk stays within the codes' mean ± this many spreads along each number
-
-
-def _codes(codes, name: str) -> np.ndarray:
-    z = np.asarray(codes, np.float64)
-    if z.ndim != 2 or len(z) < 2:
-        raise ValueError(f"Expected {name} shaped (N >= 2, D), received shape {z.shape}.")
-    return z
 
 
 def random_walk(start, codes, steps: int = 40, step_size: float = 0.3, seed: int = 0,
@@ -45,7 +39,7 @@ def random_walk(start, codes, steps: int = 40, step_size: float = 0.3, seed: int
     Returns:
         (steps + 1, D) float32 codes, `start` first.
     """
-    z = _codes(codes, "codes")
+    z = _codes_2d(codes)
     s = np.asarray(start, np.float64).reshape(-1)
     if s.shape != (z.shape[1],):
         raise ValueError(f"Expected a start code of {z.shape[1]} numbers, received shape {np.shape(start)}.")
@@ -67,4 +61,4 @@ def random_walk(start, codes, steps: int = 40, step_size: float = 0.3, seed: int
 def path_on_map(path, codes) -> np.ndarray:
     """Where a path's codes (K, D) land on the 2-D map of `codes` (the code itself for D <= 2, else the codes'
     first two principal coordinates, as the Scatter page's PCA map): (K, 2)."""
-    return map_position(np.asarray(path, np.float32), _codes(codes, "codes"))
+    return map_position(np.asarray(path, np.float32), _codes_2d(codes))
