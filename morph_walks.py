@@ -2,8 +2,9 @@
 
 The Morph page animates the path through a list of codes, its `Stops`: two
 images (A → B, the page's own choice), several waypoints (`waypoints`: held-out
-images by number, the first image of each of a list of classes, and your own
-image as the last stop), or a random walk (`random_walk`: from a held-out
+images by number, the first image of each of a list of classes, then points
+pinned on the Latent Scatter's map (`pins`), and your own image as the last
+stop), or a random walk (`random_walk`: from a held-out
 image, with a step size in the codes' spreads, a length and a seed; the walk
 stays inside the region the held-out codes fill, `aecore.walks`). Whatever the
 stops, the page decodes the same path (linear or spherical legs between them)
@@ -22,12 +23,14 @@ import numpy as np
 import plotly.graph_objects as go
 import streamlit as st
 
+import pins
 import ui
 from aecore.media import label_colour
 from aecore.walks import path_on_map
 from aecore.walks import random_walk as walk_codes
 
 MAX_STOPS = 12  # waypoints in one walk (each leg is `steps` frames: a long walk is a long GIF)
+PINNED = "mph_wp_pins"  # the picker of pinned points (the pins' own `walk` flags are what it shows)
 MAP_POINTS = 1000  # held-out codes drawn under the path
 BY = {"index": "held-out numbers", "label": "classes (the first image of each)"}
 
@@ -42,8 +45,8 @@ class Stops(NamedTuple):
 
 
 def waypoints(entry, eng, val, codes) -> Stops | None:
-    """The waypoints' controls: held-out numbers or classes in order, and your own image as a last stop. Returns
-    the stops, or None (with a message saying why) when fewer than two are chosen."""
+    """The waypoints' controls: held-out numbers or classes in order, pinned points, and your own image as a last
+    stop. Returns the stops, or None (with a message saying why) when fewer than two are chosen."""
     if val is None or codes is None:
         ui.held_out_missing(entry, ", so a walk's waypoints cannot be chosen: morph two images of your own "
                                    "(A → B) instead.")
@@ -60,8 +63,10 @@ def waypoints(entry, eng, val, codes) -> Stops | None:
                              key="mph_wp_cls", help="Comma-separated class numbers: "
                              + ", ".join(f"{c} = {ui.class_name(val, c)}" for c in present[:12])
                              + (" …" if len(present) > 12 else ""))
+    pinned = pinned_waypoints(entry.version)
     try:
-        chosen = ui.parse_indices(text, len(val) if by == "index" else max(present) + 1, MAX_STOPS)
+        n = len(val) if by == "index" else max(present) + 1
+        chosen = [] if pinned and not text.strip() else ui.parse_indices(text, n, MAX_STOPS)
         if by == "label":
             missing = [c for c in chosen if c not in present]
             if missing:
@@ -73,15 +78,38 @@ def waypoints(entry, eng, val, codes) -> Stops | None:
         return None
     images, z = [val.images[i] for i in chosen], [codes[i] for i in chosen]
     names = [ui.held_out_name(val, i) for i in chosen]
+    if pinned:
+        images += list(eng.decode(np.stack([p.code for p in pinned])))
+        z += [p.code for p in pinned]
+        names += [f"{p.name} (pinned)" for p in pinned]
     up = ui.upload_image("Your own image as the last waypoint (optional)", "mph_wp", entry)
     if up is not None:
         images.append(up.image)
         names.append(ui.short_name(up.name))
         z.append(eng.encode(up.image[None])[0])
+    if len(z) > MAX_STOPS:
+        st.error(f"Expected at most {MAX_STOPS} waypoints in all, received {len(z)}: choose fewer numbers or pins.")
+        return None
     if len(z) < 2:
-        st.info("A walk needs at least two waypoints: add another number, class or your own image.")
+        st.info("A walk needs at least two waypoints: add another number, class, pinned point or your own image.")
         return None
     return Stops(np.asarray(z, np.float32), images, names)
+
+
+def pinned_waypoints(version: str) -> list[pins.Pin]:
+    """The picker of points pinned on the Latent Scatter that join the walk after the held-out images (the
+    Scatter's "Add to the walk" chooses them too); returns the chosen pins, in pin order."""
+    made = pins.of(version)
+    if not made:
+        st.caption("Pin points on the Latent Scatter (click its map) to walk through them here too.")
+        return []
+    st.session_state[PINNED] = [p.name for p in made if p.walk]  # the pins' own flags, which the Scatter sets too
+    where = {p.name: p.where for p in made}
+    st.multiselect("Pinned points (from the Latent Scatter), after the held-out images", list(where), key=PINNED,
+                   format_func=lambda name: f"{name} · {where[name]}",
+                   on_change=lambda: pins.set_walk(version, st.session_state.get(PINNED)),
+                   help="Leave the numbers above empty to walk through pinned points only.")
+    return pins.walk_pins(version)
 
 
 def random_walk(entry, val, codes) -> Stops | None:

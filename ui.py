@@ -141,6 +141,15 @@ def metrics_line(m: dict) -> str:
     return f"held-out MSE {m.get('mse', nan):.4f} · PSNR {m.get('psnr', nan):.1f} dB · SSIM {m.get('ssim', nan):.3f}"
 
 
+def go_to(page: str, label: str) -> None:
+    """Open another page of the app in this workspace (`st.switch_page`: the rest of this run is skipped); when
+    a page runs on its own (no page registry), say where to go instead."""
+    try:
+        st.switch_page(page, query_params=workspace_ui.link_params())
+    except StreamlitAPIException:  # `streamlit run pages/x.py` or AppTest.from_file(page)
+        st.caption(f"Open **{label}** from the sidebar of the app (`streamlit run app.py`).")
+
+
 def _link(page: str, label: str, icon: str) -> None:
     """A link to another page of the app; plain text when a page runs on its own (no page registry)."""
     try:

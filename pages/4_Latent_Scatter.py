@@ -8,7 +8,8 @@ but a searchable picker of labels to highlight, or to show alone), with the labe
 and the images themselves drawn at a sample of the points on request (thumbnails). Hovering a point shows
 its image (with its index, label and reconstruction error); clicking a point
 (or typing its number) shows its image, its reconstruction and its nearest
-neighbours in the full code space. An uploaded image can be placed on the map too. For a VAE the chosen image's
+neighbours in the full code space. A click on empty space pins the code there (`pins`: sent to the Latent Slider
+or walked through in Morph). An uploaded image can be placed on the map too. For a VAE the chosen image's
 posterior (its 1σ and 2σ ellipses, on a linear map) and the prior's circles are drawn, with decoded samples of it
 and its KL to the prior (`aecore.posterior`, `scatter_view.add_posterior`): the picture of what the KL term does.
 
@@ -28,6 +29,7 @@ projection, the chart, then the chosen point and the user's image.
 
 import contextlib
 import importlib.util
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -35,6 +37,7 @@ import plotly.graph_objects as go
 import streamlit as st
 
 import browser_decode
+import pins
 import scatter_view as sv
 import ui
 from aecore.axes import map_plane, map_position
@@ -53,6 +56,7 @@ NAMES = {"pca": "PCA", "tsne": "t-SNE", "umap": "UMAP"}
 POINT = "sct_point"  # the number input; a click on the chart sets it
 TRACES = "sct_traces"  # held-out indices of each chart trace, for mapping clicks back to points
 CHART = "sct_chart"
+HOVER = "sct_hover"  # the hover component: its trigger "pin" is a click on the map
 THUMB = 56  # hover image width in pixels (PNG; shown at twice that size, pixelated)
 HOVER_JS = Path(__file__).with_name("latent_scatter_hover.js").read_text(encoding="utf-8")
 hover_images = st.components.v2.component("latent_scatter_hover_images", js=HOVER_JS, isolate_styles=False)
@@ -179,12 +183,19 @@ def point_controls(N: int, D: int) -> tuple[int | None, int]:
 
 
 # --- the display -------------------------------------------------------------------------------
+def on_pin(version: str, plane, codes: np.ndarray, val) -> None:
+    """Hover component callback: a click on the map's empty space pins the code there (`pins.from_click`)."""
+    click = (st.session_state.get(HOVER) or {}).get("pin")
+    pins.pin_safely(pins.from_click, version, click, plane, codes, val)
+
+
 def show_chart(fig: go.Figure, traces: list[list[int]], val, pics: dict, title: str, axis, plane,
-               decoder_id: str | None, method: str) -> None:
+               decoder_id: str | None, method: str, on_click) -> None:
     """The chart (a click selects a point) and its hover images: one small PNG per held-out point on it,
     taken from `pics` (held-out index -> data URI) or made here for a marked point not among them; over empty
     space, the code under the cursor decoded in the browser (`plane`: `map_plane`'s (base, u, v), None for
-    t-SNE and UMAP: then the nearest point's picture, with a word on why: `projection`)."""
+    t-SNE and UMAP: then the nearest point's picture, with a word on why: `projection`). A click on empty space
+    calls `on_click` (the component's "pin" trigger)."""
     fig.update_layout(height=620, margin=dict(l=10, r=10, t=30, b=10),
                       legend_title_text="label" if val.labels is not None else None,
                       xaxis_title=axis[0], yaxis_title=axis[1], hovermode="closest", clickmode="event+select",
@@ -194,7 +205,7 @@ def show_chart(fig: go.Figure, traces: list[list[int]], val, pics: dict, title: 
                     config={"displaylogo": False, "scrollZoom": True})
     shown = sorted({i for t in traces for i in t})
     pics.update({i: ui.png_data_uri(val.images[i], THUMB) for i in shown if i not in pics})
-    hover_images(key="sct_hover", data={"chart": CHART, "width": THUMB, "traces": traces,
+    hover_images(key=HOVER, on_pin_change=on_click, data={"chart": CHART, "width": THUMB, "traces": traces,
                                         "images": {str(i): pics[i] for i in shown},
                                         "captions": {str(i): f"#{i} · {ui.label_of(val, i)}" for i in shown},
                                         "spec_id": decoder_id,
@@ -320,7 +331,8 @@ st.caption(f"**{entry.config.describe()}** — each dot is one of the {N:,} held
            f"{D}-number code" + (" (drawn as it is)." if D <= 2 else ", projected to 2-D.")
            + " Hover a dot to see its image, index, label and reconstruction error; click it for its "
            "reconstruction and nearest neighbours. Hover empty space to see what the decoder makes of the code "
-           "there" + (" (t-SNE and UMAP have no inverse: there the nearest point is shown)." if D > 2 else "."))
+           "there" + (" (t-SNE and UMAP have no inverse: there the nearest point is shown)" if D > 2 else "")
+           + ", and click it to pin that code.")
 n, method = view_controls(N, D)
 colour, show_labels, sprites = display_controls(val, D)
 highlight, only = label_picker(val)
@@ -367,21 +379,26 @@ if mine_z is not None and linear:
         hovertemplate="%{hovertext}<extra></extra>",
         marker=dict(size=20, symbol="star", color="#ffd700", line=dict(width=1, color="black"))))
     traces.append([])  # not a held-out point: a click on it selects nothing
+if pins.add_to_chart(fig, entry.version, codes, xy, row_of, linear):
+    traces.append([])
 if colour != "label" or val.labels is None:  # a colour bar on the right: the legend (marks only) above the plot
     fig.update_layout(legend=dict(orientation="h", yanchor="bottom", y=1.0, xanchor="right", x=1))
 fig.update_layout(showlegend=show_labels or val.labels is None)
 axis = (("PC 1", "PC 2") if method == "pca" else (f"{NAMES[method]} 1", f"{NAMES[method]} 2")) if D > 2 \
     else ("z0", "z1" if D == 2 else "")
 decoder_id = browser_decode.decoder_loader(entry.version, eng.model.decoder, key="sct_decoder")
+plane = map_plane(codes) if linear and D >= 2 else None
 show_chart(fig, traces, val, pics, f"{n:,} of {N:,} held-out codes · {NAMES[method] if D > 2 else 'raw'}", axis,
-           map_plane(codes) if linear and D >= 2 else None, decoder_id, method)
+           plane, decoder_id, method, partial(on_pin, entry.version, plane, codes, val))
 
 point, k = point_controls(N, D)
 if point is not None:
     unplaced = not linear and point not in row_of
     point_details(point, val, codes, errors, eng, k, unplaced_of=n if unplaced else None, method=method)
+    pins.pin_button(entry.version, codes[point], ui.held_out_name(val, point), point, key="sct_pin_point")
     if post is not None and point == chosen:  # a VAE: the chosen image's posterior
         posterior_row(eng, *post, method)
 if mine_z is not None:
     upload_details(mine, up.name, mine_z, val, codes, eng, k, method)
+pins.section(entry.version, eng, plane is not None)
 exports(entry, val, codes, xy, method, n)

@@ -25,6 +25,7 @@ import streamlit as st
 
 import browser_decode
 import links
+import pins
 import slider_directions
 import slider_grid
 import ui
@@ -252,6 +253,11 @@ signature = remembered_values(entry, axes)
 linked = links.restore(link_params(axes, eng.latent_dim))
 if "v" in linked:
     set_sliders(axes, axes.snap(linked["v"]))
+sent = pins.take_for_slider(entry.version)  # "To the Latent Slider" on a pinned point of the Scatter
+if sent is not None:
+    set_sliders(axes, axes.snap(axes.from_code(sent.code)))
+    st.success(f"The sliders are at {sent.name}'s code ({sent.where}, pinned on the Latent Scatter)"
+               + (", as near as they reach." if len(axes.names) < eng.latent_dim else "."))
 start_from_image(axes, val, eng, signature)
 slider_directions.panel(eng, val, codes, axes, partial(set_sliders, axes))
 decoder_id = browser_decode.decoder_loader(entry.version, eng.model.decoder, key="sld_decoder")

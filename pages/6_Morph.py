@@ -86,7 +86,8 @@ def link_values() -> dict:
               "loop": state.get("mph_loop"), "bounce": state.get("mph_bounce")}
     if mode == "walk":
         by = values["by"] = state.get("mph_wp_by")
-        values["wc" if by == "label" else "wp"] = state.get("mph_wp_cls" if by == "label" else "mph_wp_idx")
+        values["wc" if by == "label" else "wp"] = state.get("mph_wp_cls" if by == "label" else "mph_wp_idx") or None
+        # (pinned points are this session's: a link leaves them out, and an empty list of numbers with them)
     if mode == "random":
         values.update(rs=state.get("mph_rw_start"), rz=state.get("mph_rw_size"), rl=state.get("mph_rw_len"),
                       rseed=state.get("mph_rw_seed"), rf=state.get("mph_rw_frames"))

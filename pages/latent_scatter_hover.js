@@ -1,16 +1,21 @@
 // The Latent Scatter page's hover images (pages/4_Latent_Scatter.py reads this file and mounts it with
 // st.components.v2.component, isolate_styles=False, so it runs in the app page itself).
 // It finds the st.plotly_chart keyed `data.chart` (Streamlit gives a keyed element's container the class
-// st-key-<key>), hooks its plotly_hover / plotly_unhover once per chart div (polling, so a re-created div is
-// hooked again) and shows `data.images[held-out index]` with `data.captions[...]` in a floating panel.
+// st-key-<key>), hooks its mouse events once per chart div (polling, so a re-created div is hooked again) and,
+// with the mouse within Plotly's hover distance of a drawn held-out point, shows `data.images[its index]` with
+// `data.captions[...]` in a floating panel (found in the mouse event itself: Plotly's hover events are throttled).
 // `data.traces[curve][point]` maps a point without customdata back to its held-out index.
+// A click on empty space (not a drag, not a double click, which Plotly keeps for zooming back) sends the trigger
+// "pin": {x, y} on a plane (the map position whose code the hover decoded), {index} on t-SNE or UMAP (the nearest
+// point, the one the hover showed). A click on a point is Plotly's: it selects the point.
 // Streamlit calls this function again with each new `data` without calling the returned cleanup first, so the
 // latest data lives in one shared place and only the last call's timer runs (older ones would hand the chart
 // stale points and images).
-export default function ({ data, parentElement }) {
+export default function ({ data, parentElement, setTriggerValue }) {
   const doc = parentElement.ownerDocument || document;
   const state = doc.__sctHoverState || (doc.__sctHoverState = {});
   state.data = data;
+  state.send = setTriggerValue;
   let panel = doc.getElementById("sct-hover-panel");
   if (!panel) {
     panel = doc.createElement("div");
@@ -33,12 +38,16 @@ export default function ({ data, parentElement }) {
     panel.style.left = Math.max(4, Math.min(x - w / 2, vw - w - 4)) + "px";
     panel.style.top = top + "px";
   };
-  const show = (gd, ev) => {
-    const d = gd.__sctHover, pt = ev && ev.points && ev.points[0];
-    if (!d || !pt) return hide();
+  const idOf = (d, pt) => {  // a Plotly point's held-out index (undefined: not a held-out point)
     let id = pt.customdata;
     if (Array.isArray(id)) id = id[0];
     if (id === undefined || id === null) id = ((d.traces || [])[pt.curveNumber] || [])[pt.pointNumber];
+    return id;
+  };
+  const show = (gd, ev) => {
+    const d = gd.__sctHover, pt = ev && ev.points && ev.points[0];
+    if (!d || !pt) return hide();
+    const id = idOf(d, pt);
     const src = id === undefined ? undefined : d.images[String(id)];
     if (!src) return hide();
     gd.__sctOnPoint = true;
@@ -51,20 +60,43 @@ export default function ({ data, parentElement }) {
     panel.style.background = bg.backgroundColor || "#fff";
     panel.style.color = bg.color || "#31333f";
     panel.style.display = "block";
-    const e = ev.event && ev.event.clientX !== undefined ? ev.event : gd.__sctMouse || {};
-    place(e.clientX, e.clientY);
+    place(ev.event.clientX, ev.event.clientY);
   };
   // Empty space: the map position under the cursor. On a plane (raw 2-D codes, or the PCA plane: data.plane
   // {base, u, v}, code = base + x·u + y·v) its code is decoded here with the page's decoder (browser_decode's
   // loader, data.spec_id); on t-SNE or UMAP (data.projection names it), which have no inverse, the nearest drawn
   // held-out point is shown instead.
-  const empty = (gd, e) => {
-    const d = gd.__sctHover, fl = gd._fullLayout;
-    if (!d || !fl || !fl.xaxis || !fl._size) return;
+  const under = (gd, e) => {  // the mouse's pixel in the plot area and its map position; null outside it
+    const fl = gd._fullLayout;
+    if (!fl || !fl.xaxis || !fl._size) return null;
     const r = gd.getBoundingClientRect(), sz = fl._size;
     const px = e.clientX - r.left - sz.l, py = e.clientY - r.top - sz.t;
-    if (px < 0 || py < 0 || px > sz.w || py > sz.h) return hide();
-    const x = fl.xaxis.p2l(px), y = fl.yaxis.p2l(py);
+    if (px < 0 || py < 0 || px > sz.w || py > sz.h) return null;
+    return { px, py, x: fl.xaxis.p2l(px), y: fl.yaxis.p2l(py) };
+  };
+  // The held-out point drawn nearest to the pixel (px, py), within `within` pixels (Infinity: any), as a Plotly
+  // point; null when none. It scans the drawn points (2,000: well under a millisecond) in the mouse's own event,
+  // so the picture never waits for Plotly's hover events, which Plotly throttles to one per 50 ms.
+  const nearest = (gd, d, px, py, within) => {
+    const fl = gd._fullLayout;
+    let best = null, bestD = within * within;
+    (gd._fullData || []).forEach((t, curve) => {
+      if (!t.x || t.visible !== true) return;
+      for (let i = 0; i < t.x.length; i++) {
+        const dx = fl.xaxis.l2p(t.x[i]) - px, dy = fl.yaxis.l2p(t.y[i]) - py, dd = dx * dx + dy * dy;
+        if (dd >= bestD) continue;
+        const pt = { curveNumber: curve, pointNumber: i, customdata: (t.customdata || [])[i] }, id = idOf(d, pt);
+        if (id !== undefined && id !== null && d.images[String(id)]) { bestD = dd; best = pt; }
+      }
+    });
+    return best;
+  };
+  const reach = (gd) => {  // how near a point the mouse must be to be "on" it: Plotly's hover distance
+    const h = gd._fullLayout.hoverdistance;
+    return h > 0 ? h : 20;
+  };
+  const empty = (gd, e, at) => {
+    const d = gd.__sctHover, { x, y } = at;
     if (d.plane && d.spec_id) {
       const ready = window.__aecoreDecode && window.__aecoreDecode.decoders.get(d.spec_id);
       if (!ready) return hide();
@@ -87,14 +119,7 @@ export default function ({ data, parentElement }) {
       return;
     }
     // t-SNE, UMAP: the nearest drawn point (its own picture), said so.
-    let best = null, bestD = Infinity;
-    (gd._fullData || []).forEach((t, curve) => {
-      if (!t.x) return;
-      for (let i = 0; i < t.x.length; i++) {
-        const dx = t.x[i] - x, dy = t.y[i] - y, dd = dx * dx + dy * dy;
-        if (dd < bestD) { bestD = dd; best = { curveNumber: curve, pointNumber: i, customdata: (t.customdata || [])[i] }; }
-      }
-    });
+    const best = nearest(gd, d, at.px, at.py, Infinity);
     if (!best) return hide();
     show(gd, { points: [best], event: e });
     gd.__sctOnPoint = false;
@@ -108,14 +133,29 @@ export default function ({ data, parentElement }) {
     gd.__sctHover = d;  // the latest points, read at hover time
     if (gd.__sctHooked) return;
     gd.__sctHooked = true;
-    gd.on("plotly_hover", (ev) => show(gd, ev));
-    gd.on("plotly_unhover", () => { gd.__sctOnPoint = false; hide(); });
     gd.addEventListener("mouseleave", () => { gd.__sctOnPoint = false; hide(); });
-    gd.addEventListener("mousemove", (e) => {
-      gd.__sctMouse = { clientX: e.clientX, clientY: e.clientY };
-      if (!gd.__sctOnPoint) empty(gd, e);
-      if (panel.style.display !== "none") place(e.clientX, e.clientY);
+    gd.addEventListener("mousemove", (e) => {  // on a point: its picture; else the code there decoded
+      const d = gd.__sctHover, at = under(gd, e);
+      if (!d || !at) { gd.__sctOnPoint = false; return hide(); }
+      const hit = nearest(gd, d, at.px, at.py, reach(gd));
+      gd.__sctOnPoint = !!hit;
+      if (hit) show(gd, { points: [hit], event: e });
+      else empty(gd, e, at);
     });
+    // Pin on a click on empty space: a press and release within a few pixels, not followed by a second click.
+    gd.addEventListener("mousedown", (e) => { gd.__sctDown = [e.clientX, e.clientY]; }, true);
+    gd.addEventListener("click", (e) => {
+      const down = gd.__sctDown || [e.clientX, e.clientY];
+      clearTimeout(gd.__sctPinTimer);
+      if (e.detail > 1 || Math.hypot(e.clientX - down[0], e.clientY - down[1]) > 4 || gd.__sctOnPoint) return;
+      const d = gd.__sctHover, at = under(gd, e);
+      if (!d || !at) return;
+      gd.__sctPinTimer = setTimeout(() => {
+        if (d.plane) return state.send("pin", { x: at.x, y: at.y });
+        const best = nearest(gd, d, at.px, at.py, Infinity), id = best && idOf(d, best);
+        if (id !== undefined && id !== null) state.send("pin", { index: Number(id) });
+      }, 300);
+    }, true);
   };
   hook();
   clearInterval(state.timer);

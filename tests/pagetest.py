@@ -68,3 +68,21 @@ def png(pixels: np.ndarray) -> bytes:
     buf = io.BytesIO()
     Image.fromarray(pixels).save(buf, format="PNG")
     return buf.getvalue()
+
+
+def trigger(at: AppTest, component: str, event: str, value) -> AppTest:
+    """Run the page again as if the components-v2 element `component` (its registered name) had sent the trigger
+    `event` with `value` from the browser (AppTest has no browser: the trigger joins the next run's widget states)."""
+    (comp,) = [c for c in at.get("bidi_component") if c.proto.component_name == component]
+    tree = at._tree
+    states = tree.get_widget_states
+
+    def with_trigger():
+        ws = states()
+        w = ws.widgets.add()
+        w.id = f"$$STREAMLIT_INTERNAL_KEY_{comp.proto.id}__events"
+        w.json_trigger_value = json.dumps([{"event": event, "value": value}])
+        return ws
+
+    tree.get_widget_states = with_trigger
+    return at.run()

@@ -124,22 +124,29 @@ def test_dragging_the_pad_decodes_while_dragging_and_the_release_moves_the_slide
         assert page.locator("[data-testid=stException]").count() == 0
 
 
+def open_scatter(browser, base: str):
+    """The Latent Scatter page (through the Slider's, and the sidebar), its chart hooked and on screen; returns
+    (page, [left, top, width, height] of the plot area in the viewport)."""
+    page = open_slider(browser, base)
+    page.locator('[data-testid=stSidebarNav] a[href$="/Latent_Scatter"]').click()
+    page.wait_for_function("() => { const g = document.querySelector('.st-key-sct_chart .js-plotly-plot');"
+                           " return g && g._fullLayout && g.__sctHooked && window.__aecoreDecode; }",
+                           timeout=60_000)
+    settle(page)
+    page.evaluate("() => document.querySelector('.st-key-sct_chart').scrollIntoView({block: 'center'})")
+    page.wait_for_timeout(300)  # the whole plot area on screen (the page's controls push it below the fold)
+    box = page.evaluate("""() => { const g = document.querySelector('.st-key-sct_chart .js-plotly-plot');
+        const r = g.getBoundingClientRect(), s = g._fullLayout._size;
+        return [r.left + s.l, r.top + s.t, s.w, s.h]; }""")
+    return page, box
+
+
 def test_hovering_empty_space_on_the_scatter_decodes_the_code_under_the_cursor(served):
     """Latent Scatter (a 3-number code: the PCA plane): the cursor over empty space shows a picture decoded in the
     page for the code there, matching Python's decode of it to 1/255; moving on shows another."""
     server, engine = served
     with chromium() as browser:
-        page = open_slider(browser, server.base)
-        page.locator('[data-testid=stSidebarNav] a[href$="/Latent_Scatter"]').click()
-        page.wait_for_function("() => { const g = document.querySelector('.st-key-sct_chart .js-plotly-plot');"
-                               " return g && g._fullLayout && g.__sctHooked && window.__aecoreDecode; }",
-                               timeout=60_000)
-        settle(page)
-        page.evaluate("() => document.querySelector('.st-key-sct_chart').scrollIntoView({block: 'center'})")
-        page.wait_for_timeout(300)  # the whole plot area on screen (the page's controls push it below the fold)
-        box = page.evaluate("""() => { const g = document.querySelector('.st-key-sct_chart .js-plotly-plot');
-            const r = g.getBoundingClientRect(), s = g._fullLayout._size;
-            return [r.left + s.l, r.top + s.t, s.w, s.h]; }""")
+        page, box = open_scatter(browser, server.base)
         frames = []
         for fx, fy in ((0.03, 0.03), (0.97, 0.97)):  # the plot area's corners: empty space
             page.mouse.move(box[0] + fx * box[2], box[1] + fy * box[3])
@@ -152,6 +159,31 @@ def test_hovering_empty_space_on_the_scatter_decodes_the_code_under_the_cursor(s
             frames.append(z)
         assert frames[0] != frames[1]
         assert "decoded at (" in page.locator("#sct-hover-panel").inner_text()
+        assert page.locator("[data-testid=stException]").count() == 0
+
+
+def test_a_click_on_empty_space_pins_the_decoded_code_and_sends_it_to_the_slider(served):
+    """A click on the Scatter's empty space pins the code its hover decoded there: the pin is drawn on the map and
+    shown under it; "To the Latent Slider" opens the Slider with its sliders at that code (to their step)."""
+    server, engine = served
+    with chromium() as browser:
+        page, box = open_scatter(browser, server.base)
+        x, y = box[0] + 0.04 * box[2], box[1] + 0.05 * box[3]  # a corner of the plot area: empty space
+        page.mouse.move(x, y)
+        page.wait_for_function("() => +document.querySelector('[data-sct-decoded]').dataset.frame > 0")
+        hovered = page.evaluate("() => JSON.parse(document.querySelector('[data-sct-decoded]').dataset.z)")
+        page.mouse.click(x, y)
+        pin = page.locator(".st-key-pins_slider_P1")
+        pin.wait_for(timeout=60_000)
+        settle(page)
+        assert page.evaluate("""() => document.querySelector('.st-key-sct_chart .js-plotly-plot')._fullData
+                                .some(t => t.name === 'pins' && t.text[0] === 'P1')""")
+        page.locator(".st-key-pins_slider_P1").get_by_role("button", name="To the Latent Slider").click()
+        page.get_by_text("The sliders are at P1's code").wait_for(timeout=60_000)
+        settle(page)
+        values = [float(page.locator(f".st-key-sld_z{j} input").input_value()) for j in range(3)]
+        step = float(page.locator(".st-key-sld_z0 input").get_attribute("step"))
+        assert np.abs(np.asarray(values) - np.asarray(hovered)).max() <= step / 2 + 1e-6, (values, hovered)
         assert page.locator("[data-testid=stException]").count() == 0
 
 

@@ -39,7 +39,7 @@ def hover_images(at) -> dict:
     assert len(comps) == 1  # (besides browser_decode's loader: the decoder for hovering empty space)
     proto = comps[0].proto
     assert proto.component_name == "latent_scatter_hover_images" and not proto.isolate_styles  # runs in the app page
-    assert "plotly_hover" in proto.js_content and "st-key-" in proto.js_content
+    assert "mousemove" in proto.js_content and "st-key-" in proto.js_content
     return json.loads(proto.json)
 
 

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from pagetest import open_page
+from pagetest import open_page, trigger
 
 PAGE = "pages/5_Latent_Slider.py"
 GRID_MEMO = "sld_grid_memo"  # the page's documented session-state key: the grid shown (its Grid, TileBox, PNG)
@@ -24,20 +24,8 @@ def overlay(at) -> dict:
 
 def click(at, fx: float, fy: float, grid: str):
     """Simulate a click on the grid's picture at (fx, fy), fractions of its width and height: the trigger the
-    component sends (AppTest has no browser, so its widget state is added to the next run's)."""
-    (comp,) = [c for c in at.get("bidi_component") if c.proto.component_name == OVERLAY]
-    tree = at._tree
-    states = tree.get_widget_states
-
-    def with_click():
-        ws = states()
-        w = ws.widgets.add()
-        w.id = f"$$STREAMLIT_INTERNAL_KEY_{comp.proto.id}__events"
-        w.json_trigger_value = json.dumps([{"event": "click", "value": {"fx": fx, "fy": fy, "grid": grid}}])
-        return ws
-
-    tree.get_widget_states = with_click
-    return at.run()
+    component sends."""
+    return trigger(at, OVERLAY, "click", {"fx": fx, "fy": fy, "grid": grid})
 
 
 def grid_image(at):
