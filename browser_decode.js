@@ -227,7 +227,8 @@ function mountPad(component) {
 // key of the container of the Streamlit sliders, hidden while this bank shows). Moving a slider repaints the
 // picture at once ("aecore-values") and tells the server nothing until the sliders rest for data.sync_ms: then
 // one state value "values" (Python copies it into the Streamlit sliders; one rerun for a whole gesture). A
-// rerun that changed the values on the server (Random sample, Reset, a pad or grid click) moves these sliders.
+// rerun that changed the values on the server (Random sample, Reset, a pad or grid click) moves these sliders;
+// the rerun that echoes what this bank sent does not (a key pressed while it ran must not be undone).
 function mountBank(component) {
   const { data, parentElement, setStateValue } = component;
   const id = data.sliders.join();
@@ -261,7 +262,10 @@ function mountBank(component) {
         window.dispatchEvent(new CustomEvent("aecore-values",
                                              { detail: { sliders: data.sliders, values: bank.values.slice() } }));
         clearTimeout(bank.timer);
-        bank.timer = setTimeout(() => bank.send("values", bank.values.slice()), data.sync_ms);
+        bank.timer = setTimeout(() => {
+          bank.sent = (bank.sent || []).concat([bank.values.slice()]).slice(-8);  // not yet echoed by the server
+          bank.send("values", bank.values.slice());
+        }, data.sync_ms);
       });
     });
   }
@@ -269,8 +273,17 @@ function mountBank(component) {
   const show = () => inputs.forEach((input, i) => {
     input.parentElement.querySelector(".aecore-value").textContent = bank.values[i].toFixed(2);
   });
-  if (bank.applied !== serverValues) { // the server moved the sliders (or this is the first paint)
+  // The server's values changed: its echo of what this bank sent (the sliders may have moved on since: keep them),
+  // or a move of its own (Random sample, Reset, the pad, a grid click, the first paint): follow it.
+  const same = (a) => a.length === data.values.length &&
+    a.every((v, i) => Math.abs(v - data.values[i]) <= 1e-6 * Math.max(1, Math.abs(v)));
+  const echo = (bank.sent || []).findIndex(same);
+  if (bank.applied !== serverValues && echo >= 0) {
     bank.applied = serverValues;
+    bank.sent = bank.sent.slice(echo + 1);  // this send and any older are answered
+  } else if (bank.applied !== serverValues) {
+    bank.applied = serverValues;
+    bank.sent = null;
     clearTimeout(bank.timer);
     bank.values = data.values.slice();
     inputs.forEach((input, i) => { input.value = String(bank.values[i]); });

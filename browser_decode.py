@@ -116,7 +116,8 @@ def pad(slider_keys: list[str], x: int, y: int, lo, hi, points, colours: list[st
     _component(data=data, key=key, on_point_change=on_change)
 
 
-SYNC_MS = 400  # the sliders rest this long before the server hears of them (one rerun per gesture, not per step)
+SYNC_MS = 750  # the sliders rest this long before the server hears of them (one rerun per gesture, not per
+# step, nor per key press at a person's pace: each rerun costs the server CPU time every session shares)
 
 
 def slider_bank(spec_id: str | None, slider_keys: list[str], labels: list[str], lo, hi, step: float, values,

@@ -21,7 +21,7 @@ from distributed import WorkerPlugin
 log = logging.getLogger(__name__)
 
 WORKER_NICE_ENV = "AECORE_WORKER_NICE"
-DEFAULT_NICE = 10
+DEFAULT_NICE = 19  # the lowest priority: a training takes only the CPU time the server and the browsers leave
 QUEUE_PREFIX = "aecore-progress-"
 STOP_PREFIX = "aecore-stop-"
 STARTED_TOPIC = "aecore-train-started"
@@ -30,7 +30,7 @@ WORKER_LOST = ("The training worker stopped unexpectedly (its process was killed
 
 
 def worker_nice() -> int:
-    """The nice value of training workers: `$AECORE_WORKER_NICE`, default 10 (0..19)."""
+    """The nice value of training workers: `$AECORE_WORKER_NICE`, default 19 (0..19)."""
     text = os.environ.get(WORKER_NICE_ENV, "").strip()
     try:
         n = int(text) if text else DEFAULT_NICE

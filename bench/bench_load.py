@@ -2,12 +2,14 @@
 
     python bench/bench_load.py [--sessions 8] [--trainers 2] [--seconds 60] [--moves 200] [--switches 20]
         [--idle-moves 60] [--untrained-moves 30] [--pause-ms 300] [--max-seconds 900] [--train-epochs 500]
-        [--models-dir DIR] [--impatient] [--quick]
+        [--models-dir DIR] [--shared-browser] [--impatient] [--quick]
 
 One server (tests/serving.py: `streamlit run app.py` on a free 127.0.0.1 port;
 a fresh models folder with a small conv VAE, latent 2, trained first with the
-CLI, or --models-dir to reuse one), one headless Chromium driven through
-Playwright's async API; every browser context is a separate Streamlit session
+CLI, or --models-dir to reuse one), headless Chromium driven through
+Playwright's async API, a Chromium process per session as each person has
+their own browser (--shared-browser: one for all, where every page's frames
+queue on its one compositor); every browser context is a separate Streamlit session
 (with the workspace the app gives it in its URL). Sessions start at Home and
 switch pages through the sidebar, as a person does.
 
@@ -152,7 +154,7 @@ async def phase(sessions: list[Session], base: str, args, moves: int, switches: 
 
 async def bench(args, server, model_key: str) -> None:
     base = server.base
-    async with async_chromium(EXTRA_ARGS) as browser:
+    async with async_chromium(EXTRA_ARGS, per_context=not args.shared_browser) as browser:
         print(machine_line(browser.version), flush=True)
 
         # 1. idle: one session alone
@@ -264,6 +266,9 @@ def main(argv=None) -> None:
         ap.add_argument("--" + name.replace("_", "-"), type=int, help=f"default {default} ({QUICK[name]} with --quick)")
     ap.add_argument("--pause-ms", type=int, default=300, help="pause after each rerun finished, like a person")
     ap.add_argument("--train-epochs", type=int, default=500, help="epochs of each training (the Train page's most)")
+    ap.add_argument("--shared-browser", action="store_true",
+                    help="all sessions in one Chromium (its one compositor paints every page's frames); default: a "
+                         "Chromium per session, as each person has their own browser")
     ap.add_argument("--impatient", action="store_true",
                     help=f"leave {OTHER_PAGE} as soon as its rerun finished, before its images loaded")
     args = ap.parse_args(argv)

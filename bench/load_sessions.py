@@ -160,9 +160,13 @@ async def open_slider(browser, base: str, name: str, model_key: str) -> Session:
     await slider_ready(s.page)
     await choose_model_async(s.page, model_key)
     await slider_ready(s.page)
-    slider = s.page.get_by_role("slider", name="z0")
-    s.lo, s.hi = float(await slider.get_attribute("min")), float(await slider.get_attribute("max"))
     return s
+
+
+WHERE_SLIDER = """() => { const s = document.querySelector('input[type=range][aria-label="z0"]');
+  const a = document.activeElement;
+  return s ? `z0 ${s.value} in [${s.min}, ${s.max}], focus on ${a === s ? 'z0' : (a && a.tagName) + ' ' +
+    (a && (a.getAttribute('aria-label') || a.className || ''))}` : 'no z0 range input'; }"""
 
 
 async def move(s: Session) -> float:
@@ -170,11 +174,18 @@ async def move(s: Session) -> float:
     new image's load. Settles the page after it."""
     slider = s.page.get_by_role("slider", name="z0")
     await slider.focus()
+    # The range as this slider has it now: the page's own slider (browser_decode's bank, whose top is its last
+    # reachable step) takes over from Streamlit's once the decoder has loaded, possibly after the page opened.
+    s.lo, s.hi = float(await slider.get_attribute("min")), float(await slider.get_attribute("max"))
     s.key = next_key(s.key, float(await slider.input_value()), s.lo, s.hi)
     await s.page.evaluate(TAKE_MARKS)  # forget the messages before this move
     await s.page.evaluate(ARM, ["keydown", LAT_TIMEOUT_MS])
     await s.page.keyboard.press(s.key)
-    ms = float(await s.page.evaluate(LATENCY))
+    try:
+        ms = float(await s.page.evaluate(LATENCY))
+    except Exception as e:  # say where the slider was: its value and range, what had the focus
+        where = await s.page.evaluate(WHERE_SLIDER)
+        raise RuntimeError(f"{str(e).splitlines()[0][:200]} after {s.key}; {where}") from None
     await settle_async(s.page)
     marks, messages, source = await s.page.evaluate(TAKE_MARKS)
     s.sources[source] = s.sources.get(source, 0) + 1

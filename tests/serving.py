@@ -307,7 +307,7 @@ FIND_IMG = """() => {
 ARM = """([eventType, timeoutMs]) => {
   const findImg = __FIND_IMG__;
   const stamp = el => !el ? null : el.tagName === 'CANVAS' ? 'frame ' + el.dataset.frame : el.src;
-  const old = stamp(findImg());
+  let old = stamp(findImg());
   let t0 = null;
   const onEvent = e => { if (t0 === null) t0 = performance.now(); };
   window.addEventListener(eventType, onEvent, {capture: true, once: true});
@@ -316,6 +316,7 @@ ARM = """([eventType, timeoutMs]) => {
     const finish = () => {
       if (done) return;
       const img = findImg();
+      if (t0 === null) { old = stamp(img); return; }  // a picture from before the event (a rerun's): not it
       if (!img || stamp(img) === old) return;
       const stop = () => {
         if (done) return;
@@ -375,15 +376,42 @@ def machine_line(browser_version: str) -> str:
 
 
 # --- async twins, for driving many sessions at once (bench/bench_load.py) ---------------------------------
+class BrowserPerContext:
+    """Stands in for a Playwright Browser whose every `new_context()` gets a Chromium process of its own, as
+    people each have their own browser (in one headless Chromium, every page's frames queue on its one
+    compositor). `version` and `close()` as a Browser's."""
+
+    def __init__(self, launch):
+        self._launch, self._browsers, self.version = launch, [], ""
+
+    async def start(self) -> BrowserPerContext:
+        first = await self._launch()
+        self._browsers.append(first)
+        self.version = first.version
+        return self
+
+    async def new_context(self, **kwargs):
+        browser = await self._launch()
+        self._browsers.append(browser)
+        return await browser.new_context(**kwargs)
+
+    async def close(self) -> None:
+        for browser in self._browsers:
+            await browser.close()
+
+
 @asynccontextmanager
-async def async_chromium(extra_args: tuple[str, ...] = (), executable: str = BROWSER) -> AsyncIterator[AsyncBrowser]:
+async def async_chromium(extra_args: tuple[str, ...] = (), executable: str = BROWSER,
+                         per_context: bool = False) -> AsyncIterator[AsyncBrowser]:
     """`chromium()` for Playwright's async API: one headless Chromium (BROWSER_ARGS + `extra_args`); each
-    `browser.new_context()` in it is a separate Streamlit session."""
+    `browser.new_context()` in it is a separate Streamlit session. `per_context`: each context in a Chromium of
+    its own (`BrowserPerContext`)."""
     from playwright.async_api import async_playwright
 
     async with async_playwright() as p:
-        browser = await p.chromium.launch(executable_path=executable, headless=True,
-                                          args=[*BROWSER_ARGS, *extra_args])
+        def launch():
+            return p.chromium.launch(executable_path=executable, headless=True, args=[*BROWSER_ARGS, *extra_args])
+        browser = await (BrowserPerContext(launch).start() if per_context else launch())
         try:
             yield browser
         finally:

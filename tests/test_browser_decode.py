@@ -9,6 +9,7 @@ server's first visit, a deep link, gets the app's declared navigation (Home, tit
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import numpy as np
@@ -206,6 +207,50 @@ def test_the_browsers_sliders_paint_at_once_and_reach_the_server_when_they_rest(
         page.wait_for_function("v => Math.abs(+document.querySelector('.st-key-sld_z0 input').value - v) < 1e-6",
                                arg=shown, timeout=10_000)
         settle(page)
+        assert page.locator("[data-testid=stException]").count() == 0
+
+
+def test_a_key_pressed_while_the_server_answers_the_rested_sliders_stands(served):
+    """The page's sliders tell the server their values once they rest, and the server's rerun echoes them back. A
+    key pressed while that echo is on its way (held back here, in the page's WebSocket, until after the key) must
+    stand: the echo does not move the slider back, and the server then hears of the new value."""
+    from browser_decode import SYNC_MS
+
+    server, _ = served
+    with chromium() as browser:
+        context = browser.new_context(viewport=VIEWPORT)
+        wire = {"hold": False, "held": [], "page": None}
+
+        def route(ws):  # the page's WebSocket to the server: the server's messages pass, or wait while held
+            to_server = ws.connect_to_server()
+            wire["page"] = ws
+            to_server.on_message(lambda m: wire["held"].append(m) if wire["hold"] else ws.send(m))
+
+        context.route_web_socket(re.compile(r".*/_stcore/stream"), route)
+        page = context.new_page()
+        page.set_default_timeout(60_000)
+        page.goto(server.base + "/Latent_Slider")
+        page.get_by_role("slider", name="z0").wait_for(state="attached", timeout=180_000)
+        settle(page)
+        page.wait_for_function(f"() => document.querySelector('{DECODED}')?.dataset.source === 'browser'")
+        z0 = page.get_by_role("slider", name="z0")
+        z0.focus()
+        wire["hold"] = True
+        z0.press("ArrowLeft")
+        first = float(z0.input_value())
+        page.wait_for_timeout(SYNC_MS + 1500)  # the sliders rested: the values went out; the answer is held
+        assert wire["held"], "the server did not answer the rested sliders"
+        z0.press("ArrowLeft")
+        second = float(z0.input_value())
+        assert second < first
+        wire["hold"] = False
+        for message in wire["held"]:  # the echo of `first` arrives after the key that made `second`
+            wire["page"].send(message)
+        page.wait_for_timeout(300)
+        assert float(z0.input_value()) == second
+        page.wait_for_function("v => Math.abs(+document.querySelector('.st-key-sld_z0 input').value - v) < 1e-6",
+                               arg=second, timeout=20_000)  # and the server hears of it once it rests
+        assert float(z0.input_value()) == second
         assert page.locator("[data-testid=stException]").count() == 0
 
 
