@@ -24,7 +24,7 @@ LR_SCHEDULES = ("constant", "cosine")
 ACTIVATIONS = ("elu", "relu", "gelu")
 
 # Bumped whenever a change to the model code would make old weights load wrong.
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: the conv decoder's stride-2 kernels are 4 wide (were 3: a checkerboard)
 
 # Upper bounds on settings that validate but would only ever fail or produce
 # nonsense later (the failure then blames the learning rate). Non-finite

@@ -22,7 +22,7 @@ import tensorflow as tf
 from keras import layers, ops
 
 from .config import ModelConfig
-from .sizing import conv_strides  # noqa: F401  (the stride rule, shared with the size estimate)
+from .sizing import conv_strides, up_kernel  # the stride and kernel rules, shared with the size estimate
 
 _EPS = 1e-7
 
@@ -165,11 +165,12 @@ def build_decoder(cfg: ModelConfig, image_shape: tuple[int, int, int]) -> keras.
         # Mirror of the encoder; each stage outputs the channels of the stage
         # before it, and the last one outputs the image itself. Up-sampling
         # to full resolution straight into C channels keeps the decoder cheap
-        # (the full-size maps dominate the cost of a conv decoder).
+        # (the full-size maps dominate the cost of a conv decoder). A stride-2 stage's kernel is 4, a multiple
+        # of its stride (`up_kernel`): with 3, alternate output pixels get 4 and 2 taps: a checkerboard.
         outs = list(reversed(cfg.filters))[1:]
         for i, s in enumerate(reversed(strides)):
             last = i == len(strides) - 1
-            x = layers.Conv2DTranspose(c if last else outs[i], 3, strides=s, padding="same",
+            x = layers.Conv2DTranspose(c if last else outs[i], up_kernel(s), strides=s, padding="same",
                                        activation="sigmoid" if last else cfg.activation,
                                        name="image" if last else None, kernel_initializer=seeds.kernel())(x)
     else:

@@ -98,6 +98,13 @@ def conv_strides(height: int, width: int, n_stages: int) -> list[int]:
     return strides
 
 
+def up_kernel(stride: int) -> int:
+    """The kernel side of a decoder stage (Conv2DTranspose) with this stride: a multiple of a stride of 2 (4), so
+    every output pixel gets the same number of kernel taps (a kernel of 3 at stride 2 overlaps unevenly and
+    paints a checkerboard), else 3."""
+    return 4 if stride == 2 else 3
+
+
 def _layers(cfg: ModelConfig, shape: tuple[int, int, int]) -> Iterator[tuple[int, int]]:
     """(parameters, output values per image) of every layer of the model, in order.
 
@@ -141,7 +148,7 @@ def _layers(cfg: ModelConfig, shape: tuple[int, int, int]) -> Iterator[tuple[int
         outs = list(reversed(cfg.filters))[1:] + [c]  # the last stage outputs the image
         for s, out in zip(reversed(strides), outs):
             mh, mw = mh * s, mw * s
-            yield 9 * channels * out + out, mh * mw * out  # Conv2DTranspose 3x3 + bias
+            yield up_kernel(s) ** 2 * channels * out + out, mh * mw * out  # Conv2DTranspose + bias
             channels = out
     else:
         yield features * h * w * c + h * w * c, h * w * c
