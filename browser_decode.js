@@ -263,8 +263,9 @@ function mountBank(component) {
                                              { detail: { sliders: data.sliders, values: bank.values.slice() } }));
         clearTimeout(bank.timer);
         bank.timer = setTimeout(() => {
-          bank.sent = (bank.sent || []).concat([bank.values.slice()]).slice(-8);  // not yet echoed by the server
-          bank.send("values", bank.values.slice());
+          const values = bank.values.slice();
+          bank.sent = (bank.sent || []).concat([values]).slice(-8);  // not yet echoed by the server
+          bank.send("values", values);
         }, data.sync_ms);
       });
     });
@@ -275,19 +276,20 @@ function mountBank(component) {
   });
   // The server's values changed: its echo of what this bank sent (the sliders may have moved on since: keep them),
   // or a move of its own (Random sample, Reset, the pad, a grid click, the first paint): follow it.
-  const same = (a) => a.length === data.values.length &&
-    a.every((v, i) => Math.abs(v - data.values[i]) <= 1e-6 * Math.max(1, Math.abs(v)));
-  const echo = (bank.sent || []).findIndex(same);
-  if (bank.applied !== serverValues && echo >= 0) {
+  if (bank.applied !== serverValues) {
     bank.applied = serverValues;
-    bank.sent = bank.sent.slice(echo + 1);  // this send and any older are answered
-  } else if (bank.applied !== serverValues) {
-    bank.applied = serverValues;
-    bank.sent = null;
-    clearTimeout(bank.timer);
-    bank.values = data.values.slice();
-    inputs.forEach((input, i) => { input.value = String(bank.values[i]); });
-    window.dispatchEvent(new CustomEvent("aecore-values", { detail: { sliders: data.sliders, values: bank.values.slice() } }));
+    const same = (a) => a.length === data.values.length &&
+      a.every((v, i) => Math.abs(v - data.values[i]) <= 1e-6 * Math.max(1, Math.abs(v)));
+    const echo = (bank.sent || []).findIndex(same);
+    if (echo >= 0) {
+      bank.sent = bank.sent.slice(echo + 1);  // this send and any older are answered
+    } else {
+      bank.sent = null;
+      clearTimeout(bank.timer);
+      bank.values = data.values.slice();
+      inputs.forEach((input, i) => { input.value = String(bank.values[i]); });
+      window.dispatchEvent(new CustomEvent("aecore-values", { detail: { sliders: data.sliders, values: bank.values.slice() } }));
+    }
   }
   show();
   const ready = data.spec_id && shared.decoders.get(data.spec_id);

@@ -147,7 +147,12 @@ def go_to(page: str, label: str) -> None:
     try:
         st.switch_page(page, query_params=workspace_ui.link_params())
     except StreamlitAPIException:  # `streamlit run pages/x.py` or AppTest.from_file(page)
-        st.caption(f"Open **{label}** from the sidebar of the app (`streamlit run app.py`).")
+        _from_the_sidebar(label)
+
+
+def _from_the_sidebar(label: str) -> None:
+    """Where a page running on its own (no page registry) says to find another page."""
+    st.caption(f"Open **{label}** from the sidebar of the app (`streamlit run app.py`).")
 
 
 def _link(page: str, label: str, icon: str) -> None:
@@ -155,7 +160,7 @@ def _link(page: str, label: str, icon: str) -> None:
     try:
         st.page_link(page, label=label, icon=icon, query_params=workspace_ui.link_params())
     except StreamlitAPIException:  # `streamlit run pages/x.py` or AppTest.from_file(page)
-        st.caption(f"Open **{label.removeprefix('Go to ')}** from the sidebar of the app (`streamlit run app.py`).")
+        _from_the_sidebar(label.removeprefix("Go to "))
 
 
 def model_page(title: str) -> tuple[Entry, Engine]:

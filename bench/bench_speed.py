@@ -121,7 +121,7 @@ def keras_io_vae(cfg: ModelConfig) -> keras.Model:
 
 def throughput(cfg: ModelConfig, name: str, ds, train_x, val_x, runs: int, epochs: int, baselines: dict) -> None:
     """Images per second of `aecore.train.train` and of each baseline (name -> a function of the config that
-    builds a compiled Keras model for `fit(x, y)` or, without a target, `fit(x)`), whole runs of `epochs` epochs,
+    builds a compiled Keras model, fitted on (x, x): `KerasIoVAE` reads x only), whole runs of `epochs` epochs,
     validating every epoch, `runs` times in turn; one line with the medians and the ratio to each baseline."""
     cfg = cfg.replace(epochs=epochs, patience=0, limit=None, kl_warmup_epochs=0)
     ours, base = [], {k: [] for k in baselines}
@@ -129,10 +129,10 @@ def throughput(cfg: ModelConfig, name: str, ds, train_x, val_x, runs: int, epoch
         res = train(cfg, ds)
         ours.append(len(train_x) * epochs / res.seconds)
         for k, make in baselines.items():
-            model, targets = make(cfg), k.startswith("plain")
+            model = make(cfg)
             t = time.perf_counter()
-            model.fit(train_x, train_x if targets else None, epochs=epochs, batch_size=cfg.batch_size, shuffle=True,
-                      verbose=0, validation_data=(val_x, val_x) if targets else (val_x,))
+            model.fit(train_x, train_x, epochs=epochs, batch_size=cfg.batch_size, shuffle=True, verbose=0,
+                      validation_data=(val_x, val_x))
             base[k].append(len(train_x) * epochs / (time.perf_counter() - t))
     fields = {"aecore_img_per_s": median(ours)}
     for k, v in base.items():

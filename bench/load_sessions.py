@@ -101,8 +101,6 @@ class Session:
     moves: int = 0
     switches: int = 0
     key: str = "PageUp"  # the slider's next move
-    lo: float = 0.0
-    hi: float = 0.0
     switched: float = field(default_factory=time.monotonic)  # when the session last changed page
 
     def error(self, what: str) -> None:
@@ -176,8 +174,8 @@ async def move(s: Session) -> float:
     await slider.focus()
     # The range as this slider has it now: the page's own slider (browser_decode's bank, whose top is its last
     # reachable step) takes over from Streamlit's once the decoder has loaded, possibly after the page opened.
-    s.lo, s.hi = float(await slider.get_attribute("min")), float(await slider.get_attribute("max"))
-    s.key = next_key(s.key, float(await slider.input_value()), s.lo, s.hi)
+    lo, hi = float(await slider.get_attribute("min")), float(await slider.get_attribute("max"))
+    s.key = next_key(s.key, float(await slider.input_value()), lo, hi)
     await s.page.evaluate(TAKE_MARKS)  # forget the messages before this move
     await s.page.evaluate(ARM, ["keydown", LAT_TIMEOUT_MS])
     await s.page.keyboard.press(s.key)

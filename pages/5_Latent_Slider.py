@@ -255,7 +255,7 @@ if "v" in linked:
     set_sliders(axes, axes.snap(linked["v"]))
 sent = pins.take_for_slider(entry.version)  # "To the Latent Slider" on a pinned point of the Scatter
 if sent is not None:
-    set_sliders(axes, axes.snap(axes.from_code(sent.code)))
+    set_sliders(axes, axes.from_code(sent.code))  # (rounded to the sliders' step, inside their ranges)
     st.success(f"The sliders are at {sent.name}'s code ({sent.where}, pinned on the Latent Scatter)"
                + (", as near as they reach." if len(axes.names) < eng.latent_dim else "."))
 start_from_image(axes, val, eng, signature)

@@ -382,17 +382,19 @@ class BrowserPerContext:
     compositor). `version` and `close()` as a Browser's."""
 
     def __init__(self, launch):
-        self._launch, self._browsers, self.version = launch, [], ""
+        self._launch, self._browsers, self._spare, self.version = launch, [], None, ""
 
     async def start(self) -> BrowserPerContext:
-        first = await self._launch()
-        self._browsers.append(first)
-        self.version = first.version
+        self._spare = await self._launch()  # launched for its version; the first context gets it
+        self._browsers.append(self._spare)
+        self.version = self._spare.version
         return self
 
     async def new_context(self, **kwargs):
-        browser = await self._launch()
-        self._browsers.append(browser)
+        browser, self._spare = self._spare, None
+        if browser is None:
+            browser = await self._launch()
+            self._browsers.append(browser)
         return await browser.new_context(**kwargs)
 
     async def close(self) -> None:
