@@ -286,7 +286,12 @@ def parse_record(meta: Any, path: Path) -> dict[str, Any]:
             raise CacheError(f"Cache entry {path.name} is corrupt: expected {field} {what}, received {short(value)}.")
 
     need(isinstance(meta, dict), "record", "a JSON object")
-    need(meta.get("format") == FORMAT_VERSION, "format", f"{FORMAT_VERSION}")
+    old = meta.get("format")
+    if isinstance(old, int) and not isinstance(old, bool) and 1 <= old < FORMAT_VERSION:  # not corrupt: older
+        raise CacheError(f"Cache entry {path.name} was saved by an earlier version of this app: expected format "
+                         f"{FORMAT_VERSION}, received {old}. Its layers differ from today's, so it cannot be "
+                         "loaded: train the model again (the same settings give a new key).")
+    need(old == FORMAT_VERSION, "format", f"{FORMAT_VERSION}")
     need(_is_hex(meta.get("key"), 16), "key", "16 hex characters")
     need(isinstance(meta.get("config"), dict), "config", "a JSON object")
     try:

@@ -146,6 +146,26 @@ def test_every_mutation_is_refused_alone_with_a_reason(good_entry, tmp_path):
         assert cache.delete_file(good_entry.path.name) and not any(folder.iterdir())
 
 
+def test_an_entry_of_an_earlier_format_is_said_to_be_older_not_corrupt(good_entry, tmp_path):
+    from aecore.config import FORMAT_VERSION
+
+    with np.load(good_entry.path, allow_pickle=False) as z:
+        arrays = {k: z[k] for k in z.files}
+    meta = json.loads(str(arrays["__meta__"]))
+    meta["format"] = FORMAT_VERSION - 1
+    _write(tmp_path / good_entry.path.name, {**arrays, "__meta__": np.array(json.dumps(meta))})
+    cache = ModelCache(tmp_path)
+    entries, (problem,) = cache.list()
+    assert not entries
+    assert problem.reason == (f"Cache entry {good_entry.path.name} was saved by an earlier version of this app: "
+                              f"expected format {FORMAT_VERSION}, received {FORMAT_VERSION - 1}. Its layers differ "
+                              "from today's, so it cannot be loaded: train the model again (the same settings give "
+                              "a new key).")
+    with pytest.raises(CacheError, match="earlier version"):
+        cache.load(good_entry.key)
+    assert (tmp_path / good_entry.path.name).exists()  # left where it is, for the user to delete
+
+
 def test_listing_the_fuzz_folder_keeps_the_good_entry(fuzz_dir, good_entry):
     folder, names = fuzz_dir
     entries, problems = ModelCache(folder).list()
