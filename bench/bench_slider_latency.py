@@ -64,10 +64,12 @@ def measure_slider(page, moves: int, pause: float) -> list[float]:
     """Time `moves` PageUp / PageDown presses on z0 (a tenth of its range each), walking to one end and back,
     with `pause` seconds after each rerun finished; returns the milliseconds of each."""
     slider = page.get_by_role("slider", name="z0")
-    lo, hi = float(slider.get_attribute("min")), float(slider.get_attribute("max"))
-    slider.focus()
     key, out = "PageUp", []
     for _ in range(moves):
+        # The slider as it is now: the page's own (browser_decode's, whose top is its last reachable step) takes
+        # over from Streamlit's once the decoder has loaded, which may be after the page opened.
+        slider.focus()
+        lo, hi = float(slider.get_attribute("min")), float(slider.get_attribute("max"))
         key = next_key(key, float(slider.input_value()), lo, hi)
         out.append(timed(page, "keydown", lambda k=key: page.keyboard.press(k)))
         settle(page)
