@@ -26,6 +26,10 @@ from .sizing import conv_strides, up_kernel  # the stride and kernel rules, shar
 
 _EPS = 1e-7
 
+# Dtype policies a model may compute in. Weights are float32 in both; `mixed_bfloat16` computes the hidden layers
+# in bfloat16, which CPUs with AMX or AVX512-BF16 units run faster (see `aecore.train.training_precision`).
+PRECISIONS = ("float32", "mixed_bfloat16")
+
 
 # --------------------------------------------------------------------------
 # Small layers
@@ -127,18 +131,22 @@ class _Seeds:
         return keras.initializers.GlorotUniform(seed=(self.base + self.count) % (2**31 - 1))
 
 
-def build_encoder(cfg: ModelConfig, image_shape: tuple[int, int, int], n_out: int) -> keras.Model:
-    """Image -> `n_out` features (the code, or mean and log-variance for a VAE)."""
+def build_encoder(cfg: ModelConfig, image_shape: tuple[int, int, int], n_out: int,
+                  precision: str = "float32") -> keras.Model:
+    """Image -> `n_out` features (the code, or mean and log-variance for a VAE).
+
+    `precision` is the hidden layers' dtype policy (see `PRECISIONS`); the code layers compute in float32 always.
+    """
     h, w, c = image_shape
     seeds = _Seeds(cfg.seed, stream=1)
     x = inputs = keras.Input(shape=image_shape, name="image")
     if cfg.arch == "conv":
         for f, s in zip(cfg.filters, conv_strides(h, w, len(cfg.filters))):
             x = layers.Conv2D(f, 3, strides=s, padding="same", activation=cfg.activation,
-                              kernel_initializer=seeds.kernel())(x)
-    x = layers.Flatten()(x)
+                              kernel_initializer=seeds.kernel(), dtype=precision)(x)
+    x = layers.Flatten(dtype=precision)(x)
     for units in cfg.hidden_units:
-        x = layers.Dense(units, activation=cfg.activation, kernel_initializer=seeds.kernel())(x)
+        x = layers.Dense(units, activation=cfg.activation, kernel_initializer=seeds.kernel(), dtype=precision)(x)
     if cfg.kind == "vae":
         outputs = [layers.Dense(cfg.latent_dim, name="z_mean", kernel_initializer=seeds.kernel())(x),
                    layers.Dense(cfg.latent_dim, name="z_log_var", kernel_initializer=seeds.kernel())(x)]
@@ -149,19 +157,20 @@ def build_encoder(cfg: ModelConfig, image_shape: tuple[int, int, int], n_out: in
     return keras.Model(inputs, outputs, name="encoder")
 
 
-def build_decoder(cfg: ModelConfig, image_shape: tuple[int, int, int]) -> keras.Model:
-    """Code -> image in [0, 1] (sigmoid output)."""
+def build_decoder(cfg: ModelConfig, image_shape: tuple[int, int, int], precision: str = "float32") -> keras.Model:
+    """Code -> image in [0, 1] (sigmoid output). `precision`: every layer's dtype policy (see `PRECISIONS`); the
+    losses cast the image to float32."""
     h, w, c = image_shape
     seeds = _Seeds(cfg.seed, stream=2)
     x = inputs = keras.Input(shape=(cfg.latent_dim,), name="code")
     for units in reversed(cfg.hidden_units):
-        x = layers.Dense(units, activation=cfg.activation, kernel_initializer=seeds.kernel())(x)
+        x = layers.Dense(units, activation=cfg.activation, kernel_initializer=seeds.kernel(), dtype=precision)(x)
     if cfg.arch == "conv":
         strides = conv_strides(h, w, len(cfg.filters))
         down = int(np.prod(strides))
         x = layers.Dense((h // down) * (w // down) * cfg.filters[-1], activation=cfg.activation,
-                         kernel_initializer=seeds.kernel())(x)
-        x = layers.Reshape((h // down, w // down, cfg.filters[-1]))(x)
+                         kernel_initializer=seeds.kernel(), dtype=precision)(x)
+        x = layers.Reshape((h // down, w // down, cfg.filters[-1]), dtype=precision)(x)
         # Mirror of the encoder; each stage outputs the channels of the stage
         # before it, and the last one outputs the image itself. Up-sampling
         # to full resolution straight into C channels keeps the decoder cheap
@@ -172,7 +181,8 @@ def build_decoder(cfg: ModelConfig, image_shape: tuple[int, int, int]) -> keras.
             last = i == len(strides) - 1
             x = layers.Conv2DTranspose(c if last else outs[i], up_kernel(s), strides=s, padding="same",
                                        activation="sigmoid" if last else cfg.activation,
-                                       name="image" if last else None, kernel_initializer=seeds.kernel())(x)
+                                       name="image" if last else None, kernel_initializer=seeds.kernel(),
+                                       dtype=precision)(x)
     else:
         x = layers.Dense(h * w * c, activation="sigmoid", kernel_initializer=seeds.kernel())(x)
         x = layers.Reshape((h, w, c), name="image")(x)
@@ -180,7 +190,8 @@ def build_decoder(cfg: ModelConfig, image_shape: tuple[int, int, int]) -> keras.
 
 
 def reconstruction_loss(x, x_hat, kind: str):
-    """Per-image mean over pixels of BCE or squared error -> (batch,)."""
+    """Per-image mean over pixels of BCE or squared error -> (batch,), in float32 whatever `x_hat`'s dtype."""
+    x_hat = ops.cast(x_hat, x.dtype)
     if kind == "bce":
         x_hat = ops.clip(x_hat, _EPS, 1.0 - _EPS)
         err = -(x * ops.log(x_hat) + (1.0 - x) * ops.log(1.0 - x_hat))
@@ -199,17 +210,22 @@ class Autoencoder(keras.Model):
     Args:
         config: a `ModelConfig` as a dict (`ModelConfig.to_dict()`).
         image_shape: (H, W, C) of the images.
+        precision: the hidden layers' dtype policy, `float32` or `mixed_bfloat16` (see `PRECISIONS`); the weights
+            are float32 either way. Not saved: a loaded model computes in float32.
     """
 
-    def __init__(self, config: dict, image_shape, **kwargs):
+    def __init__(self, config: dict, image_shape, precision: str = "float32", **kwargs):
         super().__init__(**kwargs)
         self.cfg = ModelConfig.from_dict(dict(config))
         self.image_shape = tuple(int(s) for s in image_shape)
         if len(self.image_shape) != 3 or self.image_shape[2] not in (1, 3):
             raise ValueError(f"Expected an image shape (H, W, 1 or 3), received {image_shape}.")
         self.pixels = int(np.prod(self.image_shape))
-        self.encoder = build_encoder(self.cfg, self.image_shape, self.cfg.latent_dim)
-        self.decoder = build_decoder(self.cfg, self.image_shape)
+        self.precision = precision
+        if precision not in PRECISIONS:
+            raise ValueError(f"Expected precision in {PRECISIONS}, received {precision!r}.")
+        self.encoder = build_encoder(self.cfg, self.image_shape, self.cfg.latent_dim, precision)
+        self.decoder = build_decoder(self.cfg, self.image_shape, precision)
         self.corruption = (
             Corruption(self.cfg.noise, self.cfg.noise_level, self.cfg.seed) if self.cfg.kind == "dae" else None
         )
@@ -285,8 +301,8 @@ class VAE(Autoencoder):
     callback can ramp it from 0 to `beta`.
     """
 
-    def __init__(self, config: dict, image_shape, **kwargs):
-        super().__init__(config, image_shape, **kwargs)
+    def __init__(self, config: dict, image_shape, precision: str = "float32", **kwargs):
+        super().__init__(config, image_shape, precision, **kwargs)
         self.sampling = Sampling(self.cfg.seed)
         warm = self.cfg.kl_warmup_epochs > 0
         self.kl_weight = self.add_weight(
@@ -312,7 +328,8 @@ class VAE(Autoencoder):
         return {"loss": recon + self.kl_weight * kl / self.pixels, "recon": recon, "kl": kl}
 
 
-def build_model(cfg: ModelConfig, image_shape, compile: bool = True, steps_per_epoch: int = 1) -> Autoencoder:
+def build_model(cfg: ModelConfig, image_shape, compile: bool = True, steps_per_epoch: int = 1,
+                precision: str = "float32", steps_per_execution: int = 1) -> Autoencoder:
     """Build the model a config describes.
 
     Args:
@@ -321,6 +338,10 @@ def build_model(cfg: ModelConfig, image_shape, compile: bool = True, steps_per_e
         compile: compile with Adam at `cfg.learning_rate`, ready for `fit`.
             Default True; False for inference and export (no optimizer state).
         steps_per_epoch: batches per epoch, for the cosine schedule's length.
+        precision: `float32` (default) or `mixed_bfloat16` (training on a CPU with bfloat16 units: see
+            `aecore.train.training_precision`).
+        steps_per_execution: batches per call of the compiled training function (Keras' `steps_per_execution`).
+            Default 1.
     Returns:
         an `Autoencoder` or `VAE` with its weights created.
     """
@@ -334,12 +355,12 @@ def build_model(cfg: ModelConfig, image_shape, compile: bool = True, steps_per_e
     # initializers, the noise and sampling streams and the shuffle are all
     # seeded from `cfg.seed` themselves.
     cls = VAE if cfg.kind == "vae" else Autoencoder
-    model = cls(cfg.to_dict(), shape)
+    model = cls(cfg.to_dict(), shape, precision)
     if compile:
         lr = cfg.learning_rate
         if cfg.lr_schedule == "cosine":
             lr = keras.optimizers.schedules.CosineDecay(lr, decay_steps=max(1, cfg.epochs * steps_per_epoch),
                                                        alpha=0.02)
-        model.compile(optimizer=keras.optimizers.Adam(lr))
+        model.compile(optimizer=keras.optimizers.Adam(lr), steps_per_execution=steps_per_execution)
     model(np.zeros((1, *shape), "float32"))  # create the weights
     return model

@@ -11,17 +11,23 @@ What it adds to a bare `model.fit`:
   threads build models or reseed Keras,
 - a NaN/Inf guard: a diverging run stops with a clear message,
 - KL warm-up for the VAE, and held-out metrics (MSE / PSNR / SSIM) at the end.
-The training loop itself is Keras' own `fit`, so throughput stays that of fit.
+The training loop itself is Keras' own `fit`, with two of Keras' own levers for speed: several batches per call
+of the compiled step (`steps_per_execution`), and mixed bfloat16 precision on a CPU with bfloat16 units
+(`training_precision`; the model handed back computes in float32, as a loaded one does).
 """
 
 from __future__ import annotations
 
 import collections
 import dataclasses
+import functools
 import math
+import os
+import re
 import threading
 import time
 from collections.abc import Callable, Iterable
+from pathlib import Path
 from typing import Any
 
 import keras
@@ -31,8 +37,22 @@ import tensorflow as tf
 from . import metrics
 from .config import ModelConfig
 from .data import Dataset, split_dataset
-from .models import Autoencoder, add_noise, build_model
+from .models import PRECISIONS, Autoencoder, add_noise, build_model
 from .sizing import check_fits
+
+HELD_OUT_NOISE_SEED = 12345  # the noise a denoising AE's held-out scores are measured on (the same every time)
+PRECISION_ENV = "AECORE_PRECISION"  # float32 or mixed_bfloat16: overrides `training_precision`'s choice
+# Batches per call of the compiled training step, at most: fewer trips through Python and the callbacks per epoch
+# (progress, the Stop flag and the NaN guard are then checked every 8 batches: some 0.1 s on this CPU).
+STEPS_PER_EXECUTION = 8
+
+
+def steps_per_execution(batches: int) -> int:
+    """Batches per execution of the training step for an epoch of `batches`: the largest divisor of `batches` up to
+    `STEPS_PER_EXECUTION` that leaves at least 4 executions an epoch (a small dataset still shows progress, and
+    stops, within its epochs). A divisor, because Keras runs whole executions: 8 on an epoch of 167 batches would
+    take the next epoch's first batch (and the last epoch would come up short)."""
+    return max(d for d in range(1, STEPS_PER_EXECUTION + 1) if batches % d == 0 and (d == 1 or batches // d >= 4))
 
 
 class TrainingDiverged(RuntimeError):
@@ -48,7 +68,8 @@ class Progress:
     losses: the latest running losses (train, and val_* after an epoch).
     history: per-epoch lists so far, as in `TrainResult.history`.
     eta: seconds left for all `epochs` epochs, at the pace of the recent batches (see `_Pace`); NaN while
-        only the first batch (with the compilation) has run.
+        only the first execution of the training step (with the compilation) has run, unless an epoch has
+        ended (then the run's pace so far).
     """
 
     phase: str
@@ -124,10 +145,10 @@ class _Pace:
         self.last: float | None = None
         self.skip_next = False  # set at the run's first epoch end: the next interval holds a compilation
 
-    def mark(self, now: float) -> None:
-        """A batch ended at time `now`."""
+    def mark(self, now: float, batches: int = 1) -> None:
+        """`batches` batches (one execution) ended at time `now`."""
         if self.last is not None and not self.skip_next:
-            self.seconds.append(now - self.last)
+            self.seconds.extend([(now - self.last) / batches] * batches)
         self.last, self.skip_next = now, False
 
     def eta(self, remaining: int) -> float:
@@ -162,6 +183,8 @@ class _Monitor(keras.callbacks.Callback):
         elapsed = self.clock() - self.t0
         total = (self.cfg.epochs - self.first_epoch) * self.batches
         eta = self.pace.eta(total - done) if done < total else 0.0
+        if math.isnan(eta) and phase == "epoch":  # a one-execution epoch: its whole time, compilation and all
+            eta = elapsed / done * (total - done)
         event = Progress(phase, self.epoch + 1, self.cfg.epochs, batch, self.batches,
                          losses, self.history, elapsed, eta)
         for fn in self.fns:
@@ -177,10 +200,11 @@ class _Monitor(keras.callbacks.Callback):
             self.model.kl_weight.assign(self.cfg.beta * ramp)
 
     def on_train_batch_end(self, batch, logs=None):
-        self.steps += 1
-        self.batches_this_epoch = batch + 1
+        # With steps_per_execution > 1 Keras calls this once per execution, `batch` being its last batch.
+        self.steps += batch + 1 - self.batches_this_epoch
         now = self.clock()
-        self.pace.mark(now)
+        self.pace.mark(now, batch + 1 - self.batches_this_epoch)
+        self.batches_this_epoch = batch + 1
         losses = {k: float(v) for k, v in (logs or {}).items()}
         bad = [k for k, v in losses.items() if not math.isfinite(v)]
         if bad:
@@ -268,6 +292,34 @@ def shuffled_batches(images: np.ndarray, batch_size: int, seed: int, first_epoch
             .prefetch(tf.data.AUTOTUNE))
 
 
+def training_precision() -> str:
+    """The dtype policy training computes in: `mixed_bfloat16` on a CPU-only machine whose CPU has bfloat16 units
+    (AMX or AVX512-BF16: the conv AE trains about 1.4x faster, to the same held-out error), else `float32`.
+    The environment variable `AECORE_PRECISION` (`float32` or `mixed_bfloat16`) overrides the choice."""
+    forced = os.environ.get(PRECISION_ENV, "").strip()
+    if forced:
+        if forced not in PRECISIONS:
+            raise ValueError(f"Expected {PRECISION_ENV} in {PRECISIONS}, received {forced!r}.")
+        return forced
+    return "mixed_bfloat16" if _cpu_has_bf16() and not tf.config.list_physical_devices("GPU") else "float32"
+
+
+@functools.cache
+def _cpu_has_bf16() -> bool:
+    try:
+        flags = Path("/proc/cpuinfo").read_text(errors="replace")
+    except OSError:
+        return False
+    return bool(re.search(r"\b(amx_bf16|avx512_bf16)\b", flags))
+
+
+def _float32_copy(model: Autoencoder) -> Autoencoder:
+    """The trained model rebuilt to compute in float32 (as a loaded model does), with its weights."""
+    copy = build_model(model.cfg, model.image_shape, compile=False)
+    copy.set_weights(model.get_weights())
+    return copy
+
+
 def _rng_variables(model: Autoencoder) -> list:
     """The seed-generator states of the noise (DAE) and sampling (VAE) layers, in model order."""
     return [v for v in model.variables if "seed_generator_state" in v.path]
@@ -309,7 +361,7 @@ def held_out_metrics(model: Autoencoder, val: np.ndarray, batch_size: int = 256)
     if model.cfg.kind == "vae":
         out["recon"], out["kl"] = float(losses["recon"]), float(losses["kl"])
     if model.cfg.kind == "dae":
-        noisy = add_noise(val, model.cfg.noise, model.cfg.noise_level, seed=12345)
+        noisy = add_noise(val, model.cfg.noise, model.cfg.noise_level, seed=HELD_OUT_NOISE_SEED)
         out["noisy_psnr"] = metrics.psnr(val, noisy)
         out["denoised_psnr"] = metrics.psnr(val, reconstruct_batched(model, noisy, batch_size))
     return {k: float(v) for k, v in out.items()}
@@ -362,7 +414,8 @@ def train(config: ModelConfig, dataset: Dataset, callbacks: Iterable[ProgressFn]
     train_ds, val_ds = prepare_data(cfg, dataset)
     check_fits(cfg, train_ds.image_shape)  # refuses, with both figures, a model too big to train here
     batches = math.ceil(len(train_ds) / cfg.batch_size)
-    model = build_model(cfg, train_ds.image_shape, steps_per_epoch=batches)
+    model = build_model(cfg, train_ds.image_shape, steps_per_epoch=batches, precision=training_precision(),
+                        steps_per_execution=steps_per_execution(batches))
     fns = list(callbacks)
     monitor = _Monitor(cfg, batches, fns, stop_event)
     earlier = 0.0
@@ -388,6 +441,7 @@ def train(config: ModelConfig, dataset: Dataset, callbacks: Iterable[ProgressFn]
                                    {k: list(v) for k, v in monitor.history.items()}, monitor.best_loss,
                                    monitor.best_epoch, monitor.wait, monitor.steps, 0.0)
     monitor.restore_best()
+    model = _float32_copy(model) if model.precision != "float32" else model
     if monitor.diverged:
         raise TrainingDiverged(monitor.diverged)
     if not all(np.isfinite(w).all() for w in model.get_weights()):

@@ -130,3 +130,17 @@ def test_cosine_schedule_decays_to_two_percent_over_the_run():
     constant = build_model(cfg.replace(lr_schedule="constant"), (8, 8, 1), steps_per_epoch=10)
     constant.optimizer.iterations.assign(40)
     assert float(constant.optimizer.learning_rate) == pytest.approx(0.01)
+
+
+def test_mixed_precision_computes_in_bfloat16_but_the_code_in_float32():
+    cfg = ModelConfig(kind="vae", arch="conv", latent_dim=2, filters=(4, 8), hidden_units=(16,))
+    model = build_model(cfg, (28, 28, 1), compile=False, precision="mixed_bfloat16")
+    dtypes = {layer.name: layer.compute_dtype for layer in model.encoder.layers + model.decoder.layers
+              if layer.weights}
+    assert dtypes.pop("z_mean") == dtypes.pop("z_log_var") == "float32"
+    assert set(dtypes.values()) == {"bfloat16"}  # the convolutions, the dense layers and the image
+    assert all(w.dtype == "float32" for w in model.weights)  # the weights a float32 model loads
+    plain = build_model(cfg, (28, 28, 1), compile=False)
+    assert [w.shape for w in plain.weights] == [w.shape for w in model.weights]
+    with pytest.raises(ValueError, match="Expected precision in"):
+        build_model(cfg, (28, 28, 1), precision="float16")
