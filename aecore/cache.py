@@ -371,7 +371,7 @@ def entry_summary(entry: Entry) -> dict[str, Any]:
     return {"key": entry.key, "dataset": entry.config.dataset, "kind": entry.config.kind,
             "arch": entry.config.arch, "latent_dim": entry.config.latent_dim,
             "epochs_run": entry.epochs_done, "epochs": entry.config.epochs, "stopped": entry.stopped,
-            "status": entry.status(),
+            "status": entry.status(), "train_seconds": round(entry.seconds, 2),
             **{k: round(v, 5) for k, v in entry.metrics.items()}}
 
 

@@ -25,7 +25,7 @@ import sys
 import threading
 from pathlib import Path
 
-from .config import ModelConfig
+from .config import TUNED_FIELDS, ModelConfig, tuned_config
 
 EXIT_USAGE = 2
 
@@ -52,6 +52,8 @@ def _optional_int(text: str) -> int | None:
 
 
 def _add_config_flags(p: argparse.ArgumentParser) -> None:
+    """A flag per `ModelConfig` field. A flag not given is left out of the namespace (`argparse.SUPPRESS`), so
+    `config_from_args` fills it from the defaults of the kind and architecture asked for (`defaults_for`)."""
     defaults = ModelConfig()
     for f in dataclasses.fields(ModelConfig):
         if f.name == "dataset_fingerprint":
@@ -63,8 +65,9 @@ def _add_config_flags(p: argparse.ArgumentParser) -> None:
             argtype = _optional_int
         else:
             argtype = type(default)
-        p.add_argument("--" + f.name.replace("_", "-"), dest=f.name, type=argtype, default=default,
-                       metavar=f.name.upper(), help=f"default: {default}")
+        shown = "per kind and architecture" if f.name in TUNED_FIELDS else default
+        p.add_argument("--" + f.name.replace("_", "-"), dest=f.name, type=argtype, default=argparse.SUPPRESS,
+                       metavar=f.name.upper(), help=f"default: {shown}")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -122,10 +125,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def config_from_args(args: argparse.Namespace) -> ModelConfig:
-    """The `ModelConfig` that `train`'s flags describe (ValueError naming a bad one); with `--images`, its
-    `dataset` is replaced by the images' name once they are read. `aecore.config.cli_args` writes such flags."""
+    """The `ModelConfig` that `train`'s flags describe, each flag not given at the default of the kind and
+    architecture given (`aecore.config.tuned_config`; ValueError naming a bad one); with `--images`, its `dataset`
+    is replaced by the images' name once they are read. `aecore.config.cli_args` writes such flags."""
     fields = {f.name for f in dataclasses.fields(ModelConfig)} - {"dataset_fingerprint"}
-    return ModelConfig(**{k: v for k, v in vars(args).items() if k in fields})
+    return tuned_config(**{k: v for k, v in vars(args).items() if k in fields})
 
 
 def _progress_line(event) -> str:

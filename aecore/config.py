@@ -249,8 +249,9 @@ def _flag_value(value: Any) -> str:
 def cli_args(config: ModelConfig, images: str | None = None) -> list[str]:
     """The `python -m aecore train` arguments that train `config` again, under the same cache key.
 
-    Every field that differs from `ModelConfig`'s default is a flag (`--latent-dim 2`: the CLI makes one flag of
-    each field), and kind, architecture, latent size and epochs always are; `dataset_fingerprint` never is (the
+    Every field that differs from the default of its kind and architecture (`defaults_for`) is a flag
+    (`--latent-dim 2`: the CLI makes one flag of each field), and kind, architecture, latent size and epochs always
+    are; `dataset_fingerprint` never is (the
     CLI computes it from the data). A model on a user's own images (dataset `upload:<zip name>` or
     `folder:<folder name>`) names them with `--images` in place of `--dataset`: the zip or folder must have the
     same name and content, since both are part of the key.
@@ -260,7 +261,7 @@ def cli_args(config: ModelConfig, images: str | None = None) -> list[str]:
         images: the path the command gives `--images` for such a model. Default: its zip's or folder's name,
             as in the current folder.
     """
-    defaults, args = ModelConfig(), []
+    defaults, args = defaults_for(config.kind, config.arch), []
     user_data = config.dataset.startswith(USER_DATA_PREFIXES)
     if user_data:
         args += ["--images", images or config.dataset.split(":", 1)[1]]
@@ -306,8 +307,47 @@ def _int_tuple(value: Any) -> Any:
     return items
 
 
-# The home page's one-click model: a conv VAE with a 2-D code on MNIST, small
-# enough to train in under two minutes on a 2-core CPU, and 2-D so the scatter,
-# the manifold grid and the sliders all show the latent space directly.
-QUICKSTART = ModelConfig(dataset="mnist", kind="vae", arch="conv", latent_dim=2, epochs=20, batch_size=128,
-                         learning_rate=2e-3, lr_schedule="cosine", hidden_units=(128,), limit=10000, patience=3)
+# --- the defaults of each kind and architecture -------------------------------------------------------
+# What each kind trains best with in about a minute on a 2-core CPU (the benches in bench/ train with exactly these
+# and measure the result; README "Measured"). A field left out keeps `ModelConfig`'s default. The Train page starts
+# from these when a kind or architecture is picked, and `python -m aecore train` fills every flag not given from them.
+TUNED: dict[tuple[str, str], dict[str, Any]] = {
+    # 30 epochs of 128 on a cosine schedule: ~55 s for 8,000 digits here; the schedule is what gains.
+    ("ae", "conv"): dict(epochs=30, learning_rate=2e-3, lr_schedule="cosine"),
+    ("sparse", "conv"): dict(epochs=30, learning_rate=2e-3, lr_schedule="cosine"),
+    # A 2-D code (the scatter, the grid and the sliders show it directly), a narrower dense layer, and patience 3.
+    ("vae", "conv"): dict(latent_dim=2, epochs=20, learning_rate=2e-3, lr_schedule="cosine", hidden_units=(128,),
+                          patience=3),
+    ("vae", "dense"): dict(latent_dim=2, epochs=30, learning_rate=2e-3, lr_schedule="cosine", hidden_units=(512, 256)),
+    # A wide code straight from the conv maps (no narrower dense layer between) lets fine strokes survive the noise.
+    # 40 epochs of 128: about a minute here (it stops early near the end: more epochs overfit 8,000 digits).
+    ("dae", "conv"): dict(latent_dim=128, epochs=40, learning_rate=2e-3, lr_schedule="cosine", hidden_units=()),
+    ("ae", "dense"): dict(epochs=40, learning_rate=2e-3, lr_schedule="cosine", hidden_units=(512, 256)),
+    ("sparse", "dense"): dict(epochs=40, learning_rate=2e-3, lr_schedule="cosine", hidden_units=(512, 256)),
+    ("dae", "dense"): dict(latent_dim=128, epochs=40, learning_rate=2e-3, lr_schedule="cosine", hidden_units=(512,)),
+}
+TUNED_FIELDS = sorted({k for d in TUNED.values() for k in d})  # the fields whose default depends on kind and arch
+
+
+def defaults_for(kind: str = "ae", arch: str = "conv") -> ModelConfig:
+    """The default configuration of a kind and architecture: `ModelConfig`'s defaults with `TUNED`'s on top.
+
+    Args:
+        kind: one of `KINDS`. Default `ae`.
+        arch: one of `ARCHS`. Default `conv`.
+    """
+    _expect(kind in KINDS, f"kind in {KINDS}", kind)
+    _expect(arch in ARCHS, f"arch in {ARCHS}", arch)
+    return ModelConfig(kind=kind, arch=arch, **TUNED.get((kind, arch), {}))
+
+
+def tuned_config(**fields: Any) -> ModelConfig:
+    """A `ModelConfig` of `fields`, every other field at the default of its kind and architecture (`defaults_for`):
+    `tuned_config(kind="vae", latent_dim=2)` is what `python -m aecore train --kind vae --latent-dim 2` trains."""
+    base = defaults_for(fields.get("kind", "ae"), fields.get("arch", "conv"))
+    return base.replace(**fields)
+
+
+# The home page's one-click model: the conv VAE's defaults on MNIST (`python -m aecore train --kind vae` trains the
+# same one): a 2-D code, so the scatter, the manifold grid and the sliders all show the latent space directly.
+QUICKSTART = tuned_config(dataset="mnist", kind="vae", arch="conv")

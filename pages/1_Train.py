@@ -23,7 +23,7 @@ import ui
 import workspace_ui
 from aecore.builtin_data import BUILTIN_DATASETS, list_datasets
 from aecore.cache import CacheError, entry_report, stopped_run
-from aecore.config import USER_DATA_PREFIXES, ModelConfig, cli_command
+from aecore.config import TUNED_FIELDS, USER_DATA_PREFIXES, ModelConfig, cli_command, defaults_for
 from aecore.data import Dataset
 from aecore.images import IMAGE_EXTENSIONS, MAX_PIXELS
 from aecore.sizing import check_fits
@@ -32,18 +32,40 @@ KIND_LABELS = {"ae": "Autoencoder", "dae": "Denoising AE", "sparse": "Sparse AE"
 UPLOAD = "Upload your own images (.zip)"
 DELETED = "trn_deleted"  # session_state: (done, what the last delete removed or why it did not), said once
 FOLLOWED = "trn_followed"  # session_state: the active model the model list last moved to
-DEFAULTS = ModelConfig()
+# The widget of each setting. Those whose default depends on the kind and architecture (`TUNED_FIELDS`) are set to
+# the new kind's defaults when a kind or architecture is picked; a widget not on the page keeps no state, and
+# comes back at the defaults of the kind picked then.
+WIDGETS = {"latent_dim": "trn_latent", "epochs": "trn_epochs", "batch_size": "trn_batch", "learning_rate": "trn_lr",
+           "seed": "trn_seed", "beta": "trn_beta", "kl_warmup_epochs": "trn_warmup", "noise": "trn_noise",
+           "noise_level": "trn_noise_level", "sparsity": "trn_sparsity", "sparsity_weight": "trn_sparsity_weight",
+           "sparsity_target": "trn_rho", "filters": "trn_filters", "hidden_units": "trn_hidden",
+           "patience": "trn_patience", "val_fraction": "trn_val", "recon_loss": "trn_recon",
+           "lr_schedule": "trn_schedule", "activation": "trn_activation"}
 FEW_HELD_OUT = 50  # fewer held-out images than this make the scores (and early stopping) a matter of luck
 
 
 # --- the settings -------------------------------------------------------------------------
+def preset(fields) -> None:
+    """Set the widgets of `fields`, and of every setting without a state yet, to the defaults of the kind and
+    architecture picked (`aecore.config.defaults_for`)."""
+    state = st.session_state
+    defaults = defaults_for(state.get("trn_kind", "ae"), state.get("trn_arch", "conv"))
+    for field, key in WIDGETS.items():
+        if field in fields or key not in state:
+            value = getattr(defaults, field)
+            state[key] = ",".join(map(str, value)) if isinstance(value, tuple) else value
+
+
 def model_choice(left, right) -> dict:
     """Kind, architecture and latent size (in the column `left`); the dataset, a built-in name or UPLOAD (in
-    `right`, where the uploader goes)."""
-    kind = left.selectbox("Model kind", list(KIND_LABELS), format_func=KIND_LABELS.get, key="trn_kind")
+    `right`, where the uploader goes). Picking a kind or architecture sets the settings to its defaults."""
+    kind = left.selectbox("Model kind", list(KIND_LABELS), format_func=KIND_LABELS.get, key="trn_kind",
+                          on_change=preset, args=(TUNED_FIELDS,))
     arch = left.radio("Architecture", ["conv", "dense"], horizontal=True, key="trn_arch",
-                      format_func={"conv": "Convolutional", "dense": "Dense (MLP)"}.get)
-    latent_dim = left.number_input("Latent size", 1, 256, 2 if kind == "vae" else 10, key="trn_latent",
+                      format_func={"conv": "Convolutional", "dense": "Dense (MLP)"}.get,
+                      on_change=preset, args=(TUNED_FIELDS,))
+    preset(())
+    latent_dim = left.number_input("Latent size", 1, 256, key="trn_latent",
                                    help="2 lets the scatter and the grid show the code directly")
     dataset = right.selectbox("Dataset", [*BUILTIN_DATASETS, UPLOAD], key="trn_dataset")
     return {"kind": kind, "arch": arch, "dataset": dataset, "latent_dim": int(latent_dim)}
@@ -52,11 +74,11 @@ def model_choice(left, right) -> dict:
 def optimisation() -> dict:
     """Epochs, batch size, learning rate and seed."""
     c1, c2, c3, c4 = st.columns(4)
-    return {"epochs": int(c1.number_input("Epochs", 1, 500, DEFAULTS.epochs, key="trn_epochs")),
-            "batch_size": int(c2.number_input("Batch size", 8, 2048, DEFAULTS.batch_size, step=8, key="trn_batch")),
-            "learning_rate": float(c3.number_input("Learning rate", 1e-5, 1.0, DEFAULTS.learning_rate,
-                                                   format="%.5f", key="trn_lr")),
-            "seed": int(c4.number_input("Seed", 0, 2**31 - 1, DEFAULTS.seed, key="trn_seed"))}
+    return {"epochs": int(c1.number_input("Epochs", 1, 500, key="trn_epochs")),
+            "batch_size": int(c2.number_input("Batch size", 8, 2048, step=8, key="trn_batch")),
+            "learning_rate": float(c3.number_input("Learning rate", 1e-5, 1.0, format="%.5f",
+                                                   key="trn_lr")),
+            "seed": int(c4.number_input("Seed", 0, 2**31 - 1, key="trn_seed"))}
 
 
 def kind_settings(kind: str) -> dict:
@@ -64,25 +86,24 @@ def kind_settings(kind: str) -> dict:
     extra: dict = {}
     if kind == "vae":
         c1, c2, c3 = st.columns(3)
-        extra["beta"] = c1.number_input("β (KL weight)", 0.0, 100.0, DEFAULTS.beta, key="trn_beta")
-        extra["kl_warmup_epochs"] = c2.number_input("KL warm-up epochs", 0, 100, DEFAULTS.kl_warmup_epochs,
-                                                    key="trn_warmup")
-        extra["recon_loss"] = c3.selectbox("Reconstruction loss", ["bce", "mse"], key="trn_recon_vae")
+        extra["beta"] = c1.number_input("β (KL weight)", 0.0, 100.0, key="trn_beta")
+        extra["kl_warmup_epochs"] = c2.number_input("KL warm-up epochs", 0, 100, key="trn_warmup")
+        extra["recon_loss"] = c3.selectbox("Reconstruction loss", ["bce", "mse"], key="trn_recon")
     elif kind == "dae":
         c1, c2 = st.columns(2)
         extra["noise"] = c1.selectbox("Noise", list(ui.NOISE_LABELS), format_func=ui.NOISE_LABELS.get,
                                       key="trn_noise")
-        extra["noise_level"] = c2.slider("Noise level (σ or share of pixels)", 0.0, 1.0, DEFAULTS.noise_level, 0.05,
+        extra["noise_level"] = c2.slider("Noise level (σ or share of pixels)", 0.0, 1.0, step=0.05,
                                          key="trn_noise_level")
     elif kind == "sparse":
         c1, c2, c3 = st.columns(3)
         extra["sparsity"] = c1.selectbox("Penalty", ["l1", "kl"], key="trn_sparsity",
                                          format_func={"l1": "L1 on the code", "kl": "KL to a target activation"}.get)
-        extra["sparsity_weight"] = c2.number_input("Penalty weight", 0.0, 10.0, DEFAULTS.sparsity_weight,
-                                                   format="%.5f", key="trn_sparsity_weight")
+        extra["sparsity_weight"] = c2.number_input("Penalty weight", 0.0, 10.0, format="%.5f",
+                                                   key="trn_sparsity_weight")
         if extra["sparsity"] == "kl":
-            extra["sparsity_target"] = c3.number_input("Target activation ρ", 0.001, 0.999, DEFAULTS.sparsity_target,
-                                                       format="%.3f", key="trn_rho")
+            extra["sparsity_target"] = c3.number_input("Target activation ρ", 0.001, 0.999, format="%.3f",
+                                                       key="trn_rho")
     return extra
 
 
@@ -91,16 +112,13 @@ def advanced(kind: str) -> tuple[dict, bool]:
     or closed as the user left it whatever else changes: its state is kept under its key."""
     with st.expander("Advanced", key="trn_advanced", on_change="rerun"):
         c1, c2, c3 = st.columns(3)
-        out = {"filters": c1.text_input("Conv filters per stage", ",".join(map(str, DEFAULTS.filters)),
-                                        key="trn_filters"),
-               "hidden_units": c2.text_input("Dense hidden units", ",".join(map(str, DEFAULTS.hidden_units)),
-                                             key="trn_hidden"),
-               "patience": int(c3.number_input("Early-stopping patience (0: off)", 0, 100, DEFAULTS.patience,
+        out = {"filters": c1.text_input("Conv filters per stage", key="trn_filters"),
+               "hidden_units": c2.text_input("Dense hidden units", key="trn_hidden"),
+               "patience": int(c3.number_input("Early-stopping patience (0: off)", 0, 100,
                                                key="trn_patience")),
                "limit": int(c1.number_input("Use only the first N images (0: all)", 0, 1_000_000, 0,
                                             key="trn_limit")) or None,
-               "val_fraction": float(c2.slider("Held-out share", 0.05, 0.5, DEFAULTS.val_fraction, 0.05,
-                                               key="trn_val"))}
+               "val_fraction": float(c2.slider("Held-out share", 0.05, 0.5, step=0.05, key="trn_val"))}
         if kind != "vae":
             out["recon_loss"] = c3.selectbox("Reconstruction loss", ["bce", "mse"], key="trn_recon")
         out["lr_schedule"] = c1.selectbox("Learning-rate schedule", ["constant", "cosine"], key="trn_schedule",

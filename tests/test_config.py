@@ -109,7 +109,8 @@ def test_round_trip_at_the_bounds():
 
 @pytest.mark.parametrize("cfg,key", [
     (ModelConfig(), "867c6234a41b7e09"),
-    (QUICKSTART, "a1e8d43dcc403b37"),
+    (QUICKSTART.replace(limit=10000), "a1e8d43dcc403b37"),  # the one-click model before it became the
+    # conv VAE's defaults (`defaults_for`), which dropped its limit: 10000, all of the offline MNIST digits
     (ModelConfig(kind="vae", arch="dense", latent_dim=2, beta=0.5, filters=(16, 32), hidden_units=(128, 64)),
      "311e84074b037c1b"),
     (ModelConfig(kind="sparse", sparsity="kl", sparsity_weight=0.1, seed=7, hidden_units=()), "2b6d670a52766b05"),
@@ -135,7 +136,8 @@ def test_cli_train_refuses_in_one_line_before_loading_tensorflow(flags, field, c
 
 
 RETRAINED = [
-    QUICKSTART,  # conv VAE with a cosine schedule and a limit
+    QUICKSTART,  # conv VAE with a cosine schedule: its kind's defaults
+    QUICKSTART.replace(limit=10000, epochs=25),
     ModelConfig(kind="vae", arch="dense", latent_dim=2, beta=4.0, kl_warmup_epochs=3, recon_loss="mse",
                 hidden_units=(64, 32), learning_rate=3e-4, seed=7, dataset_fingerprint="f" * 16),
     ModelConfig(kind="ae", arch="conv", latent_dim=16, filters=(8, 16, 32), activation="gelu", patience=0,
@@ -146,7 +148,8 @@ RETRAINED = [
 ]
 
 
-@pytest.mark.parametrize("cfg", RETRAINED, ids=["quickstart", "vae", "conv-ae", "dae-noise", "sparse-kl"])
+@pytest.mark.parametrize("cfg", RETRAINED, ids=["quickstart", "quickstart-limit", "vae", "conv-ae", "dae-noise",
+                                                "sparse-kl"])
 def test_cli_command_parses_back_through_the_cli_to_the_same_cache_key(cfg):
     import shlex
 
@@ -193,3 +196,25 @@ def test_cli_command_for_uploaded_images_reads_the_same_zip_under_the_same_key(t
     read = cli._load_data(args, back)  # what `train` does with --images
     assert read.fingerprint == ds.fingerprint
     assert back.replace(dataset=read.name, dataset_fingerprint=read.fingerprint).key() == cfg.key()
+
+
+def test_the_cli_fills_every_flag_not_given_from_the_kinds_defaults():
+    from aecore.cli import build_parser, config_from_args
+    from aecore.config import TUNED, cli_args, defaults_for
+
+    def parsed(*flags):
+        return config_from_args(build_parser().parse_args(["train", *flags]))
+
+    # The home page's model is `--kind vae` with nothing else (and `--latent-dim 2` says what is already so).
+    assert parsed("--kind", "vae") == parsed("--kind", "vae", "--latent-dim", "2") == QUICKSTART
+    for (kind, arch), tuned in TUNED.items():
+        cfg = parsed("--kind", kind, "--arch", arch)
+        assert cfg == defaults_for(kind, arch) and all(getattr(cfg, k) == v for k, v in tuned.items())
+        assert cli_args(cfg) == ["--dataset", "mnist", "--kind", kind, "--arch", arch,
+                                 "--latent-dim", str(cfg.latent_dim), "--epochs", str(cfg.epochs)]
+    # A flag given wins over the kind's default; the others keep theirs.
+    dae = parsed("--kind", "dae", "--latent-dim", "64", "--batch-size", "32")
+    assert (dae.latent_dim, dae.batch_size) == (64, 32) and dae.hidden_units == defaults_for("dae").hidden_units
+    # A flag set back to ModelConfig's own default is written out (it differs from the kind's).
+    assert "--hidden-units" in cli_args(defaults_for("dae").replace(hidden_units=(256,)))
+    assert parsed() == defaults_for("ae", "conv")

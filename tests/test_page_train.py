@@ -39,6 +39,7 @@ def train_and_wait(at):
 def small(at, epochs=2, limit=400, kind="ae", arch="dense"):
     at.selectbox(key="trn_kind").set_value(kind)
     at.radio(key="trn_arch").set_value(arch)
+    at.run()  # picking them sets the settings to their defaults: the small ones come after
     at.number_input(key="trn_epochs").set_value(epochs)
     at.number_input(key="trn_limit").set_value(limit)
     at.number_input(key="trn_batch").set_value(32)
@@ -264,6 +265,37 @@ def test_the_model_list_follows_the_active_model_and_shows_how_to_retrain_it(
     at.sidebar.selectbox(key="sidebar_model").set_value(tiny_ae.key).run()
     assert at.selectbox(key="trn_manage").value == tiny_ae.key  # follows the active model as it changes
     assert at.code[0].value == cli_command(tiny_ae.config)
+
+
+def test_picking_a_kind_or_architecture_sets_its_defaults(tmp_path, monkeypatch):
+    from aecore.config import defaults_for
+
+    at = page(tmp_path, monkeypatch)
+
+    def shown(field, key):
+        value = getattr(defaults_for(at.selectbox(key="trn_kind").value, at.radio(key="trn_arch").value), field)
+        return (at.text_input(key=key) if isinstance(value, tuple) else at.number_input(key=key)).value, value
+
+    def check():
+        for field, key in (("latent_dim", "trn_latent"), ("epochs", "trn_epochs"), ("batch_size", "trn_batch"),
+                           ("learning_rate", "trn_lr"), ("hidden_units", "trn_hidden"), ("patience", "trn_patience")):
+            got, want = shown(field, key)
+            assert got == (",".join(map(str, want)) if isinstance(want, tuple) else want), field
+        assert at.selectbox(key="trn_schedule").value == defaults_for(
+            at.selectbox(key="trn_kind").value, at.radio(key="trn_arch").value).lr_schedule
+
+    check()  # the conv AE's, on opening
+    at.number_input(key="trn_seed").set_value(5)
+    at.number_input(key="trn_epochs").set_value(3)
+    at.selectbox(key="trn_kind").set_value("dae").run()
+    check()
+    assert at.number_input(key="trn_latent").value == 128 and at.text_input(key="trn_hidden").value == ""
+    assert at.number_input(key="trn_seed").value == 5  # not a per-kind setting: kept
+    at.selectbox(key="trn_kind").set_value("vae").run()
+    check()
+    at.radio(key="trn_arch").set_value("dense").run()
+    check()
+    assert not at.exception and not at.error
 
 
 def test_advanced_stays_open_when_the_model_kind_changes(tmp_path, monkeypatch):
