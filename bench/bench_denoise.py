@@ -1,35 +1,36 @@
-"""Denoising AE at Gaussian sigma 0.3 vs the noisy input and classical filters.
+"""The default denoising AE at Gaussian sigma 0.3 vs the noisy input and classical filters.
 
-Targets (from the project's quality goals), PSNR on held-out MNIST digits:
-- the denoising AE at least 9 dB above the noisy input;
-- and at least 4 dB above the best classical filter (median, Gaussian, total
-  variation, non-local means), each with its parameter tuned on the same
-  noisy held-out images (the first 200), then scored on all of them.
-The noise is the app's own (`aecore.models.add_noise`, clipped to [0, 1]).
+The DAE is trained as a user would, `python -m aecore train --kind dae` with no other flag (sigma 0.3 Gaussian
+noise is the kind's default), from scratch, `--runs` times. Targets (the project's quality goals), PSNR on the
+2,000 held-out MNIST digits, each noised once with the app's own noise (`aecore.models.add_noise`, clipped to
+[0, 1]) as the app's held-out metrics do:
+- the denoising AE >= 24 dB within 120 s of training (issue 11), printed with its margin: the share by which its
+  error (MSE) is below the error 24 dB means (the project asks for 10%, about 0.46 dB);
+- at least 9 dB above the noisy input, and at least 4 dB above the best classical filter (median, Gaussian, total
+  variation, non-local means), each with its parameter tuned on the first 200 noisy held-out images, then scored
+  on all of them.
 
-    python bench/bench_denoise.py [--budget 300]
+    python bench/bench_denoise.py [--runs 3]
 """
 
 
 # common puts the repository on sys.path and sets the environment: it comes first
-from common import line, mnist, parse_args, train_within
+from common import MARGIN, cli_train, line, mnist
 
 # isort: split
+import argparse
+
 import numpy as np
 from scipy import ndimage
 from skimage.restoration import denoise_nl_means, denoise_tv_chambolle
 
 from aecore import metrics
-from aecore.config import ModelConfig
-from aecore.infer import Engine
+from aecore.config import defaults_for
 from aecore.models import add_noise
+from aecore.train import HELD_OUT_NOISE_SEED
 
-SIGMA = 0.3
-# A conv denoising AE with a wide code (128) straight from the conv maps (no narrower dense layer in
-# between), so fine strokes survive; no time limit is set here: 50 epochs, about 3 minutes on 2 cores.
-BENCH_DAE = ModelConfig(kind="dae", arch="conv", noise="gaussian", noise_level=SIGMA, latent_dim=128, epochs=50,
-                        patience=0, batch_size=64, learning_rate=2e-3, lr_schedule="cosine", filters=(32, 64),
-                        hidden_units=())
+SIGMA = defaults_for("dae").noise_level  # 0.3, Gaussian
+TARGET_DB, TRAIN_SECONDS = 24.0, 120.0
 
 
 def per_image(fn, noisy: np.ndarray) -> np.ndarray:
@@ -47,10 +48,12 @@ FILTERS = {
 
 
 def main() -> None:
-    args, cfg = parse_args(__doc__, 300.0, "DAE training seconds at most (default 300)", BENCH_DAE)
-    ds, _, val_ds = mnist()
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--runs", type=int, default=3)
+    args = p.parse_args()
+    _, _, val_ds = mnist()
     clean = val_ds.images
-    noisy = add_noise(clean, "gaussian", SIGMA, seed=2024)
+    noisy = add_noise(clean, "gaussian", SIGMA, seed=HELD_OUT_NOISE_SEED)  # the noise the held-out metrics add
     noisy_psnr = metrics.psnr(clean, noisy)
     line("noisy_input", psnr_db=noisy_psnr, sigma=SIGMA, heldout_images=len(clean))
 
@@ -62,13 +65,20 @@ def main() -> None:
         best_classical = max(best_classical, score)
         line(f"classical_{name}", psnr_db=score, param=q)
 
-    res, _ = train_within(cfg, ds, args.budget)
-    denoised = Engine(res.model).denoise(noisy)
-    dae = metrics.psnr(clean, denoised)
-    line("denoising_ae", psnr_db=dae, ssim=metrics.ssim(clean, denoised), train_seconds=res.seconds,
-         epochs=len(res.history["loss"]))
-    line("dae_gain", over_noisy_db=dae - noisy_psnr, target_noisy=">=9", over_best_classical_db=dae - best_classical,
-         target_classical=">=4", met=(dae - noisy_psnr >= 9) and (dae - best_classical >= 4))
+    rows = cli_train(["--kind", "dae"], args.runs)
+    assert all(abs(r["noisy_psnr"] - noisy_psnr) < 1e-3 for r in rows), "the held-out metrics noised differently"
+    dae = [r["denoised_psnr"] for r in rows]
+    med, seconds = float(np.median(dae)), [r["train_seconds"] for r in rows]
+    margin = 1 - 10 ** ((TARGET_DB - med) / 10)  # how far its MSE is below 24 dB's
+    line("denoising_ae_psnr", median_db=med, spread_db=float(np.ptp(dae)), runs=len(dae), target=f">={TARGET_DB:g}dB",
+         margin=f"{margin:+.1%}", margin_db=med - TARGET_DB, met=margin >= 0, margin_10pct=margin >= MARGIN,
+         ssim=float(np.median([r["ssim"] for r in rows])), command="'python -m aecore train --kind dae'")
+    t = float(np.median(seconds))
+    line("denoising_ae_train_seconds", median=t, spread=float(np.ptp(seconds)), runs=len(seconds),
+         target=f"<={TRAIN_SECONDS:g}s", margin=f"{(TRAIN_SECONDS - t) / TRAIN_SECONDS:+.1%}",
+         met=t <= TRAIN_SECONDS, epochs=int(np.median([r["epochs_run"] for r in rows])))
+    line("dae_gain", over_noisy_db=med - noisy_psnr, target_noisy=">=9", over_best_classical_db=med - best_classical,
+         target_classical=">=4", met=(med - noisy_psnr >= 9) and (med - best_classical >= 4))
 
 
 if __name__ == "__main__":

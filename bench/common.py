@@ -78,3 +78,36 @@ def with_overrides(cfg, items):
             cast = int if current is None else type(current)  # the optional fields (limit, ...) are integers
         cfg = cfg.replace(**{field: cast(value)})
     return cfg
+
+
+def cli_train(flags: list[str], runs: int) -> list[dict]:
+    """Train `python -m aecore train FLAGS` `runs` times, each from scratch in a fresh models folder (no cache hit),
+    as a user would from a terminal. Returns each run's `list --json` row: held-out metrics, `train_seconds`, ..."""
+    import json
+    import subprocess
+    import tempfile
+
+    rows = []
+    for _ in range(runs):
+        with tempfile.TemporaryDirectory(prefix="aecore-bench-") as models:
+            base = [sys.executable, "-m", "aecore", "--models-dir", models]
+            subprocess.run([*base, "train", *flags, "--quiet"], check=True, cwd=ROOT, stdout=subprocess.DEVNULL)
+            listed = subprocess.run([*base, "list", "--json"], check=True, cwd=ROOT, capture_output=True, text=True)
+            rows.append(json.loads(listed.stdout)["entries"][0])
+    return rows
+
+
+def verdict(name: str, figures: list[float], target: float, lower_is_better: bool = True, unit: str = "",
+            **fields) -> bool:
+    """One line: the median of `figures` and their spread (max - min), the target, and the margin, as a share of
+    the target (positive: met by that much; the project asks for 10%). Returns whether the median meets the
+    target with that 10% margin."""
+    med = median(figures)
+    margin = (target - med) / target if lower_is_better else (med - target) / target
+    line(name, median=med, spread=float(np.ptp(figures)), runs=len(figures),
+         target=f"{'<=' if lower_is_better else '>='}{target:g}{unit}", margin=f"{margin:+.1%}",
+         met=margin >= 0, margin_10pct=margin >= MARGIN, **fields)
+    return margin >= MARGIN
+
+
+MARGIN = 0.10  # the share by which each quality figure should beat its target
