@@ -251,10 +251,9 @@ def cli_args(config: ModelConfig, images: str | None = None) -> list[str]:
 
     Every field that differs from the default of its kind and architecture (`defaults_for`) is a flag
     (`--latent-dim 2`: the CLI makes one flag of each field), and kind, architecture, latent size and epochs always
-    are; `dataset_fingerprint` never is (the
-    CLI computes it from the data). A model on a user's own images (dataset `upload:<zip name>` or
-    `folder:<folder name>`) names them with `--images` in place of `--dataset`: the zip or folder must have the
-    same name and content, since both are part of the key.
+    are; `dataset_fingerprint` never is (the CLI computes it from the data). A model on a user's own images
+    (dataset `upload:<zip name>` or `folder:<folder name>`) names them with `--images` in place of `--dataset`: the
+    zip or folder must have the same name and content, since both are part of the key.
 
     Args:
         config: the model's settings (a cached entry's `config`).
@@ -311,10 +310,11 @@ def _int_tuple(value: Any) -> Any:
 # What each kind trains best with in about a minute on a 2-core CPU (the benches in bench/ train with exactly these
 # and measure the result; README "Measured"). A field left out keeps `ModelConfig`'s default. The Train page starts
 # from these when a kind or architecture is picked, and `python -m aecore train` fills every flag not given from them.
+_CONV_AE = dict(epochs=30, learning_rate=2e-3, lr_schedule="cosine")  # ~55 s for 8,000 digits here: the schedule gains
+_DENSE_AE = dict(epochs=40, learning_rate=2e-3, lr_schedule="cosine", hidden_units=(512, 256))
 TUNED: dict[tuple[str, str], dict[str, Any]] = {
-    # 30 epochs of 128 on a cosine schedule: ~55 s for 8,000 digits here; the schedule is what gains.
-    ("ae", "conv"): dict(epochs=30, learning_rate=2e-3, lr_schedule="cosine"),
-    ("sparse", "conv"): dict(epochs=30, learning_rate=2e-3, lr_schedule="cosine"),
+    ("ae", "conv"): _CONV_AE,
+    ("sparse", "conv"): _CONV_AE,  # the sparse AE trains as the plain one (its penalty is its own setting)
     # A 2-D code (the scatter, the grid and the sliders show it directly), a narrower dense layer, and patience 3.
     ("vae", "conv"): dict(latent_dim=2, epochs=20, learning_rate=2e-3, lr_schedule="cosine", hidden_units=(128,),
                           patience=3),
@@ -323,8 +323,8 @@ TUNED: dict[tuple[str, str], dict[str, Any]] = {
     # 40 epochs of 64: 70-105 s here (batches of 128 take half that, but stop early at 0.3 dB less: they overfit).
     ("dae", "conv"): dict(latent_dim=128, epochs=40, batch_size=64, learning_rate=2e-3, lr_schedule="cosine",
                           hidden_units=()),
-    ("ae", "dense"): dict(epochs=40, learning_rate=2e-3, lr_schedule="cosine", hidden_units=(512, 256)),
-    ("sparse", "dense"): dict(epochs=40, learning_rate=2e-3, lr_schedule="cosine", hidden_units=(512, 256)),
+    ("ae", "dense"): _DENSE_AE,
+    ("sparse", "dense"): _DENSE_AE,
     ("dae", "dense"): dict(latent_dim=128, epochs=40, learning_rate=2e-3, lr_schedule="cosine", hidden_units=(512,)),
 }
 TUNED_FIELDS = sorted({k for d in TUNED.values() for k in d})  # the fields whose default depends on kind and arch

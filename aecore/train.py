@@ -201,9 +201,9 @@ class _Monitor(keras.callbacks.Callback):
 
     def on_train_batch_end(self, batch, logs=None):
         # With steps_per_execution > 1 Keras calls this once per execution, `batch` being its last batch.
-        self.steps += batch + 1 - self.batches_this_epoch
-        now = self.clock()
-        self.pace.mark(now, batch + 1 - self.batches_this_epoch)
+        ran, now = batch + 1 - self.batches_this_epoch, self.clock()
+        self.steps += ran
+        self.pace.mark(now, ran)
         self.batches_this_epoch = batch + 1
         losses = {k: float(v) for k, v in (logs or {}).items()}
         bad = [k for k, v in losses.items() if not math.isfinite(v)]
@@ -441,7 +441,6 @@ def train(config: ModelConfig, dataset: Dataset, callbacks: Iterable[ProgressFn]
                                    {k: list(v) for k, v in monitor.history.items()}, monitor.best_loss,
                                    monitor.best_epoch, monitor.wait, monitor.steps, 0.0)
     monitor.restore_best()
-    model = _float32_copy(model) if model.precision != "float32" else model
     if monitor.diverged:
         raise TrainingDiverged(monitor.diverged)
     if not all(np.isfinite(w).all() for w in model.get_weights()):
@@ -450,6 +449,7 @@ def train(config: ModelConfig, dataset: Dataset, callbacks: Iterable[ProgressFn]
     seconds = earlier + time.perf_counter() - t0
     if resume_state is not None:
         resume_state.seconds = seconds
+    model = _float32_copy(model) if model.precision != "float32" else model  # what is measured, cached and shown
     result = TrainResult(model, cfg, monitor.history, held_out_metrics(model, val_ds.images),
                          stopped, monitor.best_epoch, seconds, train_ds.image_shape, monitor.steps, resume_state)
     for fn in fns:
