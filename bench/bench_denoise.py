@@ -15,7 +15,7 @@ noise is the kind's default), from scratch, `--runs` times. Targets (the project
 
 
 # common puts the repository on sys.path and sets the environment: it comes first
-from common import MARGIN, cli_train, line, mnist
+from common import MARGIN, cli_train, line, mnist, verdict
 
 # isort: split
 import argparse
@@ -73,10 +73,8 @@ def main() -> None:
     line("denoising_ae_psnr", median_db=med, spread_db=float(np.ptp(dae)), runs=len(dae), target=f">={TARGET_DB:g}dB",
          margin=f"{margin:+.1%}", margin_db=med - TARGET_DB, met=margin >= 0, margin_10pct=margin >= MARGIN,
          ssim=float(np.median([r["ssim"] for r in rows])), command="'python -m aecore train --kind dae'")
-    t = float(np.median(seconds))
-    line("denoising_ae_train_seconds", median=t, spread=float(np.ptp(seconds)), runs=len(seconds),
-         target=f"<={TRAIN_SECONDS:g}s", margin=f"{(TRAIN_SECONDS - t) / TRAIN_SECONDS:+.1%}",
-         met=t <= TRAIN_SECONDS, epochs=int(np.median([r["epochs_run"] for r in rows])))
+    verdict("denoising_ae_train_seconds", seconds, TRAIN_SECONDS, unit="s",
+            epochs=int(np.median([r["epochs_run"] for r in rows])))
     line("dae_gain", over_noisy_db=med - noisy_psnr, target_noisy=">=9", over_best_classical_db=med - best_classical,
          target_classical=">=4", met=(med - noisy_psnr >= 9) and (med - best_classical >= 4))
 
