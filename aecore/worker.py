@@ -42,21 +42,27 @@ def worker_nice() -> int:
 
 
 def lower_priority(nice: int | None = None) -> None:
-    """Raise this process's nice value to `nice` (never lower it), for every thread it has.
+    """Raise this process's nice value to `nice` (never lower it), for every thread it has; at 19, also put every
+    thread in Linux's idle scheduling class (`SCHED_IDLE`).
 
-    On Linux the nice value belongs to each thread, and new threads inherit
-    their creator's: every thread is reniced, and threads started later
-    (TensorFlow's pools) inherit the lowered value.
+    On Linux the nice value and the scheduling class belong to each thread, and new threads inherit their
+    creator's: every thread is changed, and threads started later (TensorFlow's pools) inherit both. Nice 19 alone
+    still takes a share of the CPU each time a core is contended (a small weight, but its threads keep running
+    until the kernel's next preemption point); an idle-class thread gives way at once to any ordinary one, so
+    a page's rerun or a browser's frame is not kept waiting behind a training step.
     """
     nice = worker_nice() if nice is None else nice
     try:
         tids = [int(t) for t in os.listdir("/proc/self/task")]
     except OSError:
         tids = [0]  # elsewhere: the whole process
+    idle = getattr(os, "SCHED_IDLE", None) if nice == 19 else None  # Linux only
     for tid in tids:
         try:
             if os.getpriority(os.PRIO_PROCESS, tid) < nice:
                 os.setpriority(os.PRIO_PROCESS, tid, nice)
+            if idle is not None:
+                os.sched_setscheduler(tid, idle, os.sched_param(0))
         except OSError:  # a thread that ended meanwhile, or a platform without it
             pass
 

@@ -138,6 +138,7 @@ def breakdown(name: str, sessions: list[Session]) -> str:
 def reset(sessions: list[Session]) -> None:
     for s in sessions:
         s.latencies.clear()
+        s.first_after_return.clear()
         s.parts.clear()
         s.sources.clear()
         s.moves = s.switches = 0
@@ -228,6 +229,11 @@ async def bench(args, server, model_key: str) -> None:
                   f"{verdict(r_med <= TARGET_MEDIAN)}  p90 ratio={r_p90:.2f}x (target <= {TARGET_P90}x, margin "
                   f"{TARGET_P90 - r_p90:+.2f}x) {verdict(r_p90 <= TARGET_P90)}")
             print(breakdown("where it goes, loaded", sessions))
+            first = [ms for s in sessions for ms, f in zip(s.latencies, s.first_after_return) if f]
+            rest = [ms for s in sessions for ms, f in zip(s.latencies, s.first_after_return) if not f]
+            if first:
+                print(stats("  the first move after coming back to the page", first))
+                print(stats("  every other move", rest))
         else:
             print("slider loaded: no move measured  FAIL")
         errors = [e for s in [idle, *trainers, *sessions] for e in s.errors]

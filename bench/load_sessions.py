@@ -96,11 +96,13 @@ class Session:
     page: object
     errors: list[str] = field(default_factory=list)
     latencies: list[float] = field(default_factory=list)
+    first_after_return: list[bool] = field(default_factory=list)  # per timed move: the first since coming back
     parts: list[tuple[float, ...]] = field(default_factory=list)  # `split` of each timed move
     sources: dict[str, int] = field(default_factory=dict)  # which decoder drew each timed move's picture
     moves: int = 0
     switches: int = 0
     key: str = "PageUp"  # the slider's next move
+    returned: bool = False  # the session came back to the slider page and has not moved since
     switched: float = field(default_factory=time.monotonic)  # when the session last changed page
 
     def error(self, what: str) -> None:
@@ -191,6 +193,8 @@ async def move(s: Session) -> float:
     if parts:
         s.parts.append(parts)
     s.moves += 1
+    s.first_after_return.append(s.returned)
+    s.returned = False
     return ms
 
 
@@ -218,6 +222,7 @@ async def round_trip(s: Session, base: str, pause: float = 0.0, impatient: bool 
     await switch(s, base, SLIDER_PAGE)
     await slider_ready(s.page)
     s.switches += 1
+    s.returned = True
 
 
 async def drive(s: Session, base: str, moves: int, switches: int, seconds: float, deadline: float,

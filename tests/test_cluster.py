@@ -82,6 +82,7 @@ def test_trains_in_a_worker_process_with_live_progress(client, mnist_small, tmp_
     for k, v in local.history.items():
         assert job.history[k] == pytest.approx(v, rel=1e-4), k
     assert client.run(os.getpriority, os.PRIO_PROCESS, 0, workers=[job.worker])[job.worker] >= cluster.DEFAULT_NICE
+    assert client.run(os.sched_getscheduler, 0, workers=[job.worker])[job.worker] == os.SCHED_IDLE  # at nice 19
 
     # The same config from a built-in name (loaded by the worker): the same key, served from the cache.
     again = ClusterJob(TINY, {"builtin": "mnist", "limit": 600}, ModelCache(tmp_path), client=client).start()
@@ -174,6 +175,7 @@ def test_the_embedded_cluster_queues_trainings_beyond_its_slots(monkeypatch, mni
         assert first.wait(60) and first.state == "stopped"
         assert second.wait(60) and second.state == "done" and second.queue_position == 0, second.error
         assert embedded.run(os.getpriority, os.PRIO_PROCESS, 0)[address] == cluster.DEFAULT_NICE
+        assert embedded.run(os.sched_getscheduler, 0)[address] == os.SCHED_IDLE
     finally:
         cluster.shutdown()
 
