@@ -33,9 +33,10 @@ key. A dataset is shipped as a file in `<models dir>/datasets/` (see
 `aecore.data.save_dataset`), or named (a built-in dataset the worker loads).
 
 Workers run at a lower OS priority than the server (`AECORE_WORKER_NICE`,
-default 19, which also puts them in Linux's idle scheduling class), with at most one training per worker process. A worker process
-killed mid-training (OOM killer, `kill -9`) fails its job with `WORKER_LOST`;
-its nanny starts a fresh worker, so the next job runs.
+default 19, which also puts them in Linux's idle scheduling class), with at
+most one training per worker process. A worker process killed mid-training
+(OOM killer, `kill -9`) fails its job with `WORKER_LOST`; its nanny starts a
+fresh worker, so the next job runs.
 
 This module imports neither TensorFlow nor Streamlit (workers import it to
 unpickle `train_task` and the priority plugin); `aecore.jobs` imports it

@@ -23,6 +23,10 @@ SPARSITY_TYPES = ("l1", "kl")
 LR_SCHEDULES = ("constant", "cosine")
 ACTIVATIONS = ("elu", "relu", "gelu")
 
+# Fields added after FORMAT_VERSION 2, with their defaults: a field at its default is left out of the key, so every
+# config that existed before it keeps its key (and its cached model).
+ADDED_FIELDS = {"augment_shift": 0}
+
 # Bumped whenever a change to the model code would make old weights load wrong.
 FORMAT_VERSION = 2  # 2: the conv decoder's stride-2 kernels are 4 wide (were 3: a checkerboard)
 
@@ -40,6 +44,7 @@ MAX_HIDDEN_LAYERS = 8  # deeper MLP autoencoders gain nothing on these images
 MAX_CONV_STAGES = 8  # a 256 px image halves at most 6 times while staying
 # >= 4 px (see sizing.conv_strides); further stages run at stride 1 and only
 # add cost. 8 leaves room without allowing absurd depths.
+MAX_SHIFT = 8  # a shift moves a digit of 28 px by a third of its width already: more only teaches blank edges
 MAX_SEED = 2**32 - 1  # keras.utils.set_random_seed seeds NumPy, which refuses
 # anything larger (a larger seed would validate and then crash at training).
 
@@ -67,6 +72,10 @@ class ModelConfig:
         lr_schedule: `constant`, or `cosine` (decays to 2% of the rate over
             `epochs`: converges further in a fixed time budget). Default
             `constant`.
+        augment_shift: moves each training image by its own random whole-pixel offset of up to this many
+            pixels along each axis, new offsets every epoch (0: none; the held-out images are never moved).
+            An integer in 0..8. Default 0. On 8,000 digits a 1-pixel shift lowers the held-out error of the
+            dense AE by a fifth: it stops the model learning the training digits by heart.
         seed: seeds weights, shuffling and noise; same config -> same model.
             An integer in 0..2**32 - 1 (NumPy's seed range). Default 0.
         val_fraction: share of the dataset held out for validation and the
@@ -113,6 +122,7 @@ class ModelConfig:
     batch_size: int = 128
     learning_rate: float = 1e-3
     lr_schedule: str = "constant"
+    augment_shift: int = 0
     seed: int = 0
     val_fraction: float = 0.2
     patience: int = 5
@@ -158,6 +168,8 @@ class ModelConfig:
         _expect(_is_num(self.learning_rate) and 0 < self.learning_rate <= 1,
                 "learning_rate in (0, 1]", self.learning_rate)
         _expect(self.lr_schedule in LR_SCHEDULES, f"lr_schedule in {LR_SCHEDULES}", self.lr_schedule)
+        _expect(_is_int(self.augment_shift) and 0 <= self.augment_shift <= MAX_SHIFT,
+                f"augment_shift an integer in 0..{MAX_SHIFT}", self.augment_shift)
         _expect(_is_int(self.seed) and 0 <= self.seed <= MAX_SEED, f"seed an integer in 0..{MAX_SEED}", self.seed)
         _expect(_is_num(self.val_fraction) and 0 < self.val_fraction < 1,
                 "val_fraction in (0, 1)", self.val_fraction)
@@ -223,7 +235,8 @@ class ModelConfig:
 
     def key(self) -> str:
         """Stable cache key: 16 hex chars of a hash of every field."""
-        payload = json.dumps({"v": FORMAT_VERSION, **self.to_dict()}, sort_keys=True)
+        fields = {k: v for k, v in self.to_dict().items() if k not in ADDED_FIELDS or v != ADDED_FIELDS[k]}
+        payload = json.dumps({"v": FORMAT_VERSION, **fields}, sort_keys=True)
         return hashlib.sha256(payload.encode()).hexdigest()[:16]
 
     def describe(self) -> str:

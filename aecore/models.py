@@ -91,6 +91,35 @@ class Corruption(layers.Layer):
         return {**super().get_config(), "noise": self.noise, "level": self.level, "seed": self.seed}
 
 
+@keras.saving.register_keras_serializable(package="aecore")
+class Shift(layers.Layer):
+    """Moves each image by its own random whole-pixel offset in [-k, k] along each axis, filling with 0
+    (training-time augmentation: `ModelConfig.augment_shift`). Fresh offsets on every call.
+
+    Args:
+        k: the largest offset in pixels, >= 1. Default 1.
+        seed: seed of the offsets' stream. Default 0.
+    """
+
+    def __init__(self, k: int = 1, seed: int = 0, **kwargs):
+        super().__init__(**kwargs)
+        self.k, self.seed = int(k), int(seed)
+        self.seed_generator = keras.random.SeedGenerator(self.seed)
+
+    def call(self, x):
+        b, h, w, c = ops.shape(x)[0], x.shape[1], x.shape[2], x.shape[3]
+        offset = keras.random.randint((b, 2, 1, 1), -self.k, self.k + 1, seed=self.seed_generator)
+        rows = ops.reshape(ops.arange(h), (1, h, 1)) - offset[:, 0]  # the source pixel of each output pixel
+        cols = ops.reshape(ops.arange(w), (1, 1, w)) - offset[:, 1]
+        inside = (rows >= 0) & (rows < h) & (cols >= 0) & (cols < w)
+        index = ops.reshape(ops.clip(rows, 0, h - 1) * w + ops.clip(cols, 0, w - 1), (b, h * w, 1))
+        moved = ops.take_along_axis(ops.reshape(x, (b, h * w, c)), ops.repeat(index, c, axis=2), axis=1)
+        return ops.where(ops.expand_dims(inside, -1), ops.reshape(moved, (b, h, w, c)), ops.zeros_like(x))
+
+    def get_config(self):
+        return {**super().get_config(), "k": self.k, "seed": self.seed}
+
+
 def add_noise(images: np.ndarray, noise: str = "gaussian", level: float = 0.3, seed: int = 0) -> np.ndarray:
     """Corrupt a batch of images exactly as denoising training does.
 
@@ -229,6 +258,7 @@ class Autoencoder(keras.Model):
         self.corruption = (
             Corruption(self.cfg.noise, self.cfg.noise_level, self.cfg.seed) if self.cfg.kind == "dae" else None
         )
+        self.shift = Shift(self.cfg.augment_shift, (self.cfg.seed + 1) % 2**32) if self.cfg.augment_shift else None
         self.trackers = {name: keras.metrics.Mean(name=name) for name in self.loss_names()}
 
     def build(self, input_shape=None):
@@ -251,7 +281,12 @@ class Autoencoder(keras.Model):
     def call(self, x, training=False):
         return self.decoder(self.encode(x))
 
+    def augment(self, x, training: bool):
+        """The training batch as the model learns from it: each image shifted (`augment_shift`); else `x`."""
+        return self.shift(x) if (training and self.shift is not None) else x
+
     def compute_losses(self, x, training: bool) -> dict:
+        x = self.augment(x, training)
         x_in = self.corruption(x) if (training and self.corruption is not None) else x
         z = self.encoder(x_in, training=training)
         recon = ops.mean(reconstruction_loss(x, self.decoder(z, training=training), self.cfg.recon_loss))
@@ -321,6 +356,7 @@ class VAE(Autoencoder):
         return self.encoder(x)
 
     def compute_losses(self, x, training: bool) -> dict:
+        x = self.augment(x, training)
         z_mean, z_log_var = self.encoder(x, training=training)
         z = self.sampling(z_mean, z_log_var) if training else z_mean
         recon = ops.mean(reconstruction_loss(x, self.decoder(z, training=training), self.cfg.recon_loss))

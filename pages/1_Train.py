@@ -23,7 +23,7 @@ import ui
 import workspace_ui
 from aecore.builtin_data import BUILTIN_DATASETS, list_datasets
 from aecore.cache import CacheError, entry_report, stopped_run
-from aecore.config import TUNED_FIELDS, USER_DATA_PREFIXES, ModelConfig, cli_command, defaults_for
+from aecore.config import MAX_SHIFT, TUNED_FIELDS, USER_DATA_PREFIXES, ModelConfig, cli_command, defaults_for
 from aecore.data import Dataset
 from aecore.images import IMAGE_EXTENSIONS, MAX_PIXELS
 from aecore.sizing import check_fits
@@ -40,7 +40,7 @@ WIDGETS = {"latent_dim": "trn_latent", "epochs": "trn_epochs", "batch_size": "tr
            "noise_level": "trn_noise_level", "sparsity": "trn_sparsity", "sparsity_weight": "trn_sparsity_weight",
            "sparsity_target": "trn_rho", "filters": "trn_filters", "hidden_units": "trn_hidden",
            "patience": "trn_patience", "val_fraction": "trn_val", "recon_loss": "trn_recon",
-           "lr_schedule": "trn_schedule", "activation": "trn_activation"}
+           "lr_schedule": "trn_schedule", "activation": "trn_activation", "augment_shift": "trn_shift"}
 FEW_HELD_OUT = 50  # fewer held-out images than this make the scores (and early stopping) a matter of luck
 
 
@@ -124,6 +124,10 @@ def advanced(kind: str) -> tuple[dict, bool]:
         out["lr_schedule"] = c1.selectbox("Learning-rate schedule", ["constant", "cosine"], key="trn_schedule",
                                           help="cosine decays the rate over the epochs: better results in a fixed time")
         out["activation"] = c2.selectbox("Activation", ["elu", "relu", "gelu"], key="trn_activation")
+        out["augment_shift"] = int(c3.number_input(
+            "Shift training images by up to (px)", 0, MAX_SHIFT, key="trn_shift",
+            help="each training image moves by its own random offset every epoch (0: never); the held-out images "
+                 "never move. A model of a few thousand images then learns shapes, not those images by heart."))
         force = st.checkbox("Retrain even if this configuration is cached", key="trn_force")
     return out, force
 

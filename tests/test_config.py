@@ -19,8 +19,9 @@ def test_key_changes_with_any_field_and_is_stable():
     assert a.key() == ModelConfig().key()
     assert len(a.key()) == 16
     keys = {a.key(), a.replace(latent_dim=11).key(), a.replace(seed=1).key(),
-            a.replace(dataset_fingerprint="abc").key(), a.replace(noise_level=0.2).key()}
-    assert len(keys) == 5
+            a.replace(dataset_fingerprint="abc").key(), a.replace(noise_level=0.2).key(),
+            a.replace(augment_shift=1).key()}
+    assert len(keys) == 6
 
 
 @pytest.mark.parametrize("field,value,fragment", [
@@ -32,6 +33,8 @@ def test_key_changes_with_any_field_and_is_stable():
     ("noise", "pink", "noise in"),
     ("latent_dim", True, "latent_dim an integer"),
     ("channels", 2, "channels None, 1 or 3"),
+    ("augment_shift", 9, "augment_shift an integer in 0..8"),
+    ("augment_shift", 1.0, "augment_shift an integer in 0..8"),
 ])
 def test_bad_fields_say_expected_and_received(field, value, fragment):
     with pytest.raises(ValueError) as e:
@@ -117,7 +120,8 @@ def test_round_trip_at_the_bounds():
 ])
 def test_keys_of_existing_valid_configs_are_unchanged(cfg, key):
     # Keys pinned: a change to the config code must not move them (cached models stay found). Pinned again with
-    # FORMAT_VERSION 2 (the conv decoder's kernels): a new format is meant to give every config a new key.
+    # FORMAT_VERSION 2 (the conv decoder's kernels): a new format is meant to give every config a new key. A field
+    # added since (`ADDED_FIELDS`: augment_shift) leaves these keys alone at its default.
     assert cfg.key() == key
 
 

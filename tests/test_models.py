@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from aecore.config import ModelConfig
-from aecore.models import VAE, Autoencoder, add_noise, build_model, conv_strides
+from aecore.models import VAE, Autoencoder, Shift, add_noise, build_model, conv_strides
 
 
 @pytest.mark.parametrize("kind", ["ae", "dae", "sparse", "vae"])
@@ -94,6 +94,36 @@ def test_noise_types_corrupt_as_documented(mnist_small, noise):
         assert 0.1 < np.mean((y == 1) & (x < 1)) < 0.2  # half of 30% set to 1
     if noise == "gaussian":
         assert 0.2 < np.std((y - x)[(x > 0.3) & (x < 0.7)]) < 0.35
+
+
+@pytest.mark.parametrize("k", [1, 2])
+def test_shift_moves_each_image_by_its_own_whole_pixel_offset_within_k(k):
+    x = np.zeros((200, 9, 9, 3), np.float32)
+    x[:, 4, 4] = [0.2, 0.5, 0.9]  # one dot per image, in the middle
+    y = keras.ops.convert_to_numpy(Shift(k, seed=3)(x))
+    assert y.shape == x.shape and (y[..., 0] > 0).sum(axis=(1, 2)).tolist() == [1] * 200  # moved, never lost
+    rows, cols = np.nonzero(y[..., 0])[1:]
+    offsets = set(zip(rows - 4, cols - 4))
+    assert offsets == {(r, c) for r in range(-k, k + 1) for c in range(-k, k + 1)}  # every offset, no other
+    np.testing.assert_array_equal(y[np.arange(200), rows, cols], x[:, 4, 4])  # the channels move together
+    edge = np.ones((50, 9, 9, 1), np.float32)
+    z = keras.ops.convert_to_numpy(Shift(k, seed=3)(edge))
+    assert set(np.unique(z)) == {0.0, 1.0} and (z == 0).any()  # what comes in from outside is 0
+    layer = Shift(k, seed=3)
+    np.testing.assert_array_equal(keras.ops.convert_to_numpy(layer(x)), y)  # seeded
+    assert not np.array_equal(keras.ops.convert_to_numpy(layer(x)), y)  # fresh offsets on every call
+
+
+def test_augment_shift_moves_training_batches_only(mnist_small):
+    cfg = ModelConfig(kind="ae", arch="dense", latent_dim=4, hidden_units=(16,), augment_shift=2)
+    model = build_model(cfg, (28, 28, 1))
+    x = mnist_small.images[:16]
+    moved = keras.ops.convert_to_numpy(model.augment(x, training=True))
+    assert not np.array_equal(moved, x) and np.isclose(moved.sum(), x.sum(), rtol=0.05)  # digits stay inside
+    np.testing.assert_array_equal(keras.ops.convert_to_numpy(model.augment(x, training=False)), x)
+    held_out = [float(model.compute_losses(x, training=False)["loss"]) for _ in range(2)]
+    assert held_out[0] == held_out[1]  # the held-out loss is of the images as they are
+    assert build_model(cfg.replace(augment_shift=0), (28, 28, 1)).shift is None
 
 
 def test_hetero_noise_has_a_spread_of_per_pixel_sigmas():
