@@ -278,7 +278,8 @@ def test_picking_a_kind_or_architecture_sets_its_defaults(tmp_path, monkeypatch)
 
     def check():
         for field, key in (("latent_dim", "trn_latent"), ("epochs", "trn_epochs"), ("batch_size", "trn_batch"),
-                           ("learning_rate", "trn_lr"), ("hidden_units", "trn_hidden"), ("patience", "trn_patience")):
+                           ("learning_rate", "trn_lr"), ("hidden_units", "trn_hidden"), ("patience", "trn_patience"),
+                           ("augment_shift", "trn_shift")):
             got, want = shown(field, key)
             assert got == (",".join(map(str, want)) if isinstance(want, tuple) else want), field
         assert at.selectbox(key="trn_schedule").value == defaults_for(
@@ -293,6 +294,7 @@ def test_picking_a_kind_or_architecture_sets_its_defaults(tmp_path, monkeypatch)
     assert at.number_input(key="trn_seed").value == 5  # not a per-kind setting: kept
     at.selectbox(key="trn_kind").set_value("vae").run()
     check()
+    assert at.number_input(key="trn_shift").value == 0  # the VAE's images are not shifted (the AE's are)
     at.radio(key="trn_arch").set_value("dense").run()
     check()
     assert not at.exception and not at.error
