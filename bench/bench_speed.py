@@ -11,11 +11,14 @@
    cross-entropy (target: aecore >= 1.3x); for the VAE a keras-io style VAE
    (`KerasIoVAE`: `train_step` with `GradientTape`, sampling and the KL term;
    target >= 1.0x), and the plain fit of its mean path for reference. Whole
-   runs of 3 epochs on the 8,000 training digits, median of 3 runs each, in
-   this one process.
+   runs of 10 epochs on the 8,000 training digits, median of 3 runs each, in
+   this one process. 10, not 3: the first epoch carries the step's tracing
+   (about 2 s here, more for aecore's several-batches-per-call step in
+   bfloat16), which a default training of 20-40 epochs spreads thin but a
+   3-epoch run is mostly made of.
 3. The home page's one-click default model: seconds to train (target < 120).
 
-    python bench/bench_speed.py [--runs 3] [--epochs 3]
+    python bench/bench_speed.py [--runs 3] [--epochs 10]
 """
 
 # common puts the repository on sys.path and sets the environment: it comes first
@@ -169,7 +172,7 @@ def quickstart(ds) -> None:
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--runs", type=int, default=3)
-    p.add_argument("--epochs", type=int, default=3)
+    p.add_argument("--epochs", type=int, default=10)
     args = p.parse_args()
     decode_latency(CONV_VAE, "conv_vae_latent2")
     decode_latency(CONV_AE, "conv_ae_latent10")
