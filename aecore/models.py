@@ -263,7 +263,7 @@ class Autoencoder(keras.Model):
 
     def build(self, input_shape=None):
         # The encoder and decoder are built functional models already; the
-        # noise and sampling layers have no weights.
+        # noise, shift and sampling layers have no weights.
         self.built = True
 
     def loss_names(self) -> list[str]:
@@ -388,7 +388,7 @@ def build_model(cfg: ModelConfig, image_shape, compile: bool = True, steps_per_e
             or not (4 <= shape[0] <= 256 and 4 <= shape[1] <= 256) or shape[2] not in (1, 3):
         raise ValueError(f"Expected an image shape (H, W, C) with H, W in 4..256 and C 1 or 3, received {image_shape}.")
     # No global seeding here (it would reseed every other thread's Keras): the
-    # initializers, the noise and sampling streams and the shuffle are all
+    # initializers, the noise, shift and sampling streams and the shuffle are all
     # seeded from `cfg.seed` themselves.
     cls = VAE if cfg.kind == "vae" else Autoencoder
     model = cls(cfg.to_dict(), shape, precision)

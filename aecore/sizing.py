@@ -109,11 +109,13 @@ def _layers(cfg: ModelConfig, shape: tuple[int, int, int]) -> Iterator[tuple[int
     """(parameters, output values per image) of every layer of the model, in order.
 
     Mirrors `build_encoder` and `build_decoder`. Flatten and Reshape are
-    views with no parameters and are left out; the noise and sampling
+    views with no parameters and are left out; the shift, noise and sampling
     layers have no parameters but their outputs are counted.
     """
     h, w, c = shape
     yield 0, h * w * c  # the input batch
+    if cfg.augment_shift:
+        yield 0, h * w * c  # the shifted copy
     if cfg.kind == "dae":
         yield 0, h * w * c  # the corrupted copy
     # Encoder.

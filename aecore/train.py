@@ -116,7 +116,7 @@ class ResumeState:
     epoch: completed epochs (training resumes with epoch `epoch + 1`).
     weights: the model's weights when it stopped (the entry itself keeps the best ones).
     optimizer: the optimizer's variables (step count, Adam's moments), in order.
-    rng: the states of the model's noise and sampling streams (not among its weights).
+    rng: the states of the model's noise, shift and sampling streams (not among its weights).
     history, best_loss, best_epoch, wait, steps, seconds: the run's bookkeeping so far.
     """
 
@@ -321,7 +321,7 @@ def _float32_copy(model: Autoencoder) -> Autoencoder:
 
 
 def _rng_variables(model: Autoencoder) -> list:
-    """The seed-generator states of the noise (DAE) and sampling (VAE) layers, in model order."""
+    """The seed-generator states of the noise (DAE), shift and sampling (VAE) layers, in model order."""
     return [v for v in model.variables if "seed_generator_state" in v.path]
 
 

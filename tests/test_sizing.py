@@ -79,6 +79,8 @@ def test_memory_budget_env_refuses_a_mid_size_config(monkeypatch):
 def test_activations_grow_with_the_batch():
     small, big = ModelConfig(batch_size=32), ModelConfig(batch_size=1024)
     assert sizing.training_memory_bytes(big, (28, 28, 1)) > sizing.training_memory_bytes(small, (28, 28, 1))
+    shifted = small.replace(augment_shift=1)  # the shifted copy of the batch is counted too
+    assert sizing.training_memory_bytes(shifted, (28, 28, 1)) > sizing.training_memory_bytes(small, (28, 28, 1))
 
 
 @pytest.mark.parametrize("text,expected", [
