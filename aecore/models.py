@@ -285,11 +285,15 @@ class Autoencoder(keras.Model):
         """The training batch as the model learns from it: each image shifted (`augment_shift`); else `x`."""
         return self.shift(x) if (training and self.shift is not None) else x
 
-    def compute_losses(self, x, training: bool) -> dict:
+    def compute_losses(self, x, training: bool, target=None) -> dict:
+        """The losses of batch `x`. `target`: the clean images when `x` is already corrupted (a denoising AE's
+        held-out pairs); default None: the target is `x`, corrupted first in training for a denoising AE."""
         x = self.augment(x, training)
-        x_in = self.corruption(x) if (training and self.corruption is not None) else x
-        z = self.encoder(x_in, training=training)
-        recon = ops.mean(reconstruction_loss(x, self.decoder(z, training=training), self.cfg.recon_loss))
+        if target is None:
+            target = x
+            x = self.corruption(x) if (training and self.corruption is not None) else x
+        z = self.encoder(x, training=training)
+        recon = ops.mean(reconstruction_loss(target, self.decoder(z, training=training), self.cfg.recon_loss))
         out = {"recon": recon}
         if self.cfg.kind == "sparse":
             if self.cfg.sparsity == "l1":
@@ -311,8 +315,8 @@ class Autoencoder(keras.Model):
         return self._track(losses)
 
     def test_step(self, data):
-        x = keras.utils.unpack_x_y_sample_weight(data)[0]
-        return self._track(self.compute_losses(x, training=False))
+        x, y, _ = keras.utils.unpack_x_y_sample_weight(data)
+        return self._track(self.compute_losses(x, training=False, target=y))
 
     def _track(self, losses: dict) -> dict:
         for name, value in losses.items():
@@ -355,7 +359,7 @@ class VAE(Autoencoder):
         """Image batch -> (z_mean, z_log_var)."""
         return self.encoder(x)
 
-    def compute_losses(self, x, training: bool) -> dict:
+    def compute_losses(self, x, training: bool, target=None) -> dict:
         x = self.augment(x, training)
         z_mean, z_log_var = self.encoder(x, training=training)
         z = self.sampling(z_mean, z_log_var) if training else z_mean

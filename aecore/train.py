@@ -351,20 +351,30 @@ def held_out_metrics(model: Autoencoder, val: np.ndarray, batch_size: int = 256)
     """
     recon = reconstruct_batched(model, val, batch_size)
     out = metrics.summary(val, recon)
+    inputs, targets = validation_data(model.cfg, val)
     sums: dict[str, float] = {}
     for i in range(0, len(val), batch_size):
-        part = val[i:i + batch_size]
-        for k, v in model.compute_losses(part, training=False).items():
-            sums[k] = sums.get(k, 0.0) + float(v) * len(part)
+        part = slice(i, i + batch_size)
+        target = None if targets is None else targets[part]
+        for k, v in model.compute_losses(inputs[part], training=False, target=target).items():
+            sums[k] = sums.get(k, 0.0) + float(v) * len(val[part])
     losses = {k: v / len(val) for k, v in sums.items()}
     out["val_loss"] = losses["loss"]
     if model.cfg.kind == "vae":
         out["recon"], out["kl"] = float(losses["recon"]), float(losses["kl"])
     if model.cfg.kind == "dae":
-        noisy = add_noise(val, model.cfg.noise, model.cfg.noise_level, seed=HELD_OUT_NOISE_SEED)
-        out["noisy_psnr"] = metrics.psnr(val, noisy)
-        out["denoised_psnr"] = metrics.psnr(val, reconstruct_batched(model, noisy, batch_size))
+        out["noisy_psnr"] = metrics.psnr(val, inputs)
+        out["denoised_psnr"] = metrics.psnr(val, reconstruct_batched(model, inputs, batch_size))
     return {k: float(v) for k, v in out.items()}
+
+
+def validation_data(cfg: ModelConfig, val: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
+    """What a model is scored on after each epoch: `(val, None)`, the images against themselves, or for a denoising
+    AE `(noisy, val)`: the held-out images noised once (`HELD_OUT_NOISE_SEED`, the same every epoch and run) against
+    the clean ones, so its validation loss, its early stop and its best weights follow the denoising it is for."""
+    if cfg.kind != "dae":
+        return val, None
+    return add_noise(val, cfg.noise, cfg.noise_level, seed=HELD_OUT_NOISE_SEED), val
 
 
 def reconstruct_batched(model: Autoencoder, images: np.ndarray, batch_size: int = 256) -> np.ndarray:
@@ -431,7 +441,8 @@ def train(config: ModelConfig, dataset: Dataset, callbacks: Iterable[ProgressFn]
     if monitor.first_epoch < cfg.epochs:
         model.fit(shuffled_batches(train_ds.images, cfg.batch_size, cfg.seed, monitor.first_epoch, cfg.epochs),
                   epochs=cfg.epochs, initial_epoch=monitor.first_epoch, steps_per_epoch=batches,
-                  validation_data=(val_ds.images,), validation_batch_size=cfg.batch_size,
+                  validation_data=tuple(a for a in validation_data(cfg, val_ds.images) if a is not None),
+                  validation_batch_size=cfg.batch_size,
                   shuffle=False, callbacks=[monitor], verbose=0)
     stopped = monitor.outcome()
     resume_state = None

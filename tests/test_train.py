@@ -44,7 +44,10 @@ def test_stop_flag_stops_at_the_next_batch_and_keeps_best_weights(mnist_small):
     stop, pressed = threading.Event(), []
 
     def press_stop_mid_epoch(e):
-        if e.phase == "batch" and e.epoch >= 3 and e.batch < e.batches - 1 and not pressed:
+        # Pressed where the next execution (a few batches) still leaves the epoch unfinished: an event (they come
+        # at most every `every` seconds, so on a busy machine at other batches) at 6 of 8 would end the epoch.
+        if e.phase == "batch" and e.epoch >= 3 and e.batch + steps_per_execution(e.batches) < e.batches \
+                and not pressed:
             pressed.append(e)
             stop.set()  # as the UI's Stop button does, from the same loop
 
@@ -177,6 +180,27 @@ def test_denoising_metrics_report_noisy_and_denoised_psnr(mnist_small):
     small = {**SMALL, "latent_dim": 16, "batch_size": 32}
     res = train(ModelConfig(kind="dae", epochs=6, noise_level=0.4, learning_rate=3e-3, **small), mnist_small)
     assert res.metrics["denoised_psnr"] > res.metrics["noisy_psnr"]
+
+
+def test_a_denoising_ae_is_validated_on_noisy_held_out_images_against_clean_ones(mnist_small):
+    """Its validation loss (the curve, the early stop, the best weights) scores denoising: the held-out images noised
+    once with the held-out seed, decoded, against the clean ones; not reconstructing clean inputs."""
+    from aecore.models import add_noise
+    from aecore.train import HELD_OUT_NOISE_SEED, prepare_data, validation_data
+
+    cfg = ModelConfig(kind="dae", epochs=3, patience=0, noise_level=0.4, **SMALL)
+    res = train(cfg, mnist_small)
+    val = prepare_data(res.config, mnist_small)[1].images
+    inputs, targets = validation_data(cfg, val)
+    np.testing.assert_array_equal(inputs, add_noise(val, "gaussian", 0.4, seed=HELD_OUT_NOISE_SEED))
+    assert targets is val
+    denoising = float(res.model.compute_losses(inputs, training=False, target=val)["loss"])
+    clean = float(res.model.compute_losses(val, training=False)["loss"])
+    assert res.metrics["val_loss"] == pytest.approx(denoising, rel=1e-4)
+    assert res.history["val_loss"][-1] == pytest.approx(denoising, rel=1e-3)
+    assert abs(denoising - clean) > 1e-3 * clean  # the two are different scores of this model
+    plain_inputs, plain_targets = validation_data(cfg.replace(kind="ae"), val)
+    assert plain_inputs is val and plain_targets is None
 
 
 def test_bad_inputs_are_rejected_with_expected_received():
