@@ -361,9 +361,10 @@ class VAE(Autoencoder):
 
     def compute_losses(self, x, training: bool, target=None) -> dict:
         x = self.augment(x, training)
+        target = x if target is None else target  # as `Autoencoder.compute_losses`
         z_mean, z_log_var = self.encoder(x, training=training)
         z = self.sampling(z_mean, z_log_var) if training else z_mean
-        recon = ops.mean(reconstruction_loss(x, self.decoder(z, training=training), self.cfg.recon_loss))
+        recon = ops.mean(reconstruction_loss(target, self.decoder(z, training=training), self.cfg.recon_loss))
         kl = ops.mean(-0.5 * ops.sum(1 + z_log_var - ops.square(z_mean) - ops.exp(z_log_var), axis=1))
         return {"loss": recon + self.kl_weight * kl / self.pixels, "recon": recon, "kl": kl}
 
